@@ -1,0 +1,32 @@
+"""Documented constants. Each is a default a user or setting may override;
+the reason for its value is written beside it."""
+
+# --- clips -------------------------------------------------------------------
+#: Seconds of video kept before the serve contact: the serve toss and run-up.
+PAD_BEFORE = 1.5
+#: Seconds kept after the ball is dead: the reaction to the point.
+PAD_AFTER = 2.0
+#: How many rallies the best reel holds.
+BEST_COUNT = 5
+#: Height of the web clips; sources taller than this are not upscaled, only taller ones
+#: are transcoded down when a transcode is needed anyway.
+WEB_MAX_HEIGHT = 1080
+#: x264 settings for the parts Volley re-encodes (the head of a clip, HEVC sources).
+X264_PRESET = "veryfast"
+X264_CRF = 20
+#: AAC bitrate of clip audio (audio is always re-encoded: cheap, and keeps it in sync).
+AAC_BITRATE = "128k"
+#: Poster JPEG quality (ffmpeg -q:v, 2 = best, 31 = worst).
+POSTER_QUALITY = 3
+
+# --- analysis ----------------------------------------------------------------
+#: Frames are analysed at this height (pixels), keeping the aspect ratio: the ball is
+#: still 3+ px at 4K-to-this scale, and detection costs far less than at full size.
+ANALYSIS_HEIGHT = 360
+#: A rally keeps going through this many seconds without the ball in play: the ball
+#: is lost against the crowd, the ceiling or a player for a second or two.
+RALLY_GAP = 2.5
+#: Shorter stretches of play are not rallies (a serve into the net takes about 1.3 s).
+MIN_RALLY = 1.0
+#: Games shorter than this cannot hold a rally; the CLI says so instead of guessing.
+MIN_VIDEO_SECONDS = 1.0

@@ -1,0 +1,116 @@
+"""The small typed payloads that flow between stages.
+
+They are plain dataclasses that turn into JSON and back (`to_dict`/`from_dict`),
+so a stage can run in-process (the CLI) or behind a queue (the service) alike.
+All times are seconds on the source's presentation timeline, where 0 is the first
+video frame's PTS (see `volley.timecode`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+def _from_dict(cls, data: dict[str, Any]):
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What Volley knows of a source video after probing it."""
+
+    duration: float  # seconds from the first to the end of the last video frame
+    fps: float  # average frame rate (frames / duration); informative only
+    width: int  # display width, after rotation
+    height: int  # display height, after rotation
+    codec: str = "h264"  # video codec name as ffmpeg calls it
+    rotation: int = 0  # degrees clockwise the player must turn the coded picture
+    has_audio: bool = False
+    #: Add this to a Volley time to get the time ffmpeg's `-ss` means on this file
+    #: (ffmpeg counts from the container's start time, Volley from the first video frame).
+    ffmpeg_offset: float = 0.0
+    frame_count: int = 0  # frames decoded (0 when only probed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "VideoInfo":
+        return _from_dict(cls, data)
+
+    def public(self) -> dict[str, Any]:
+        """The fields users see in rallies.json."""
+        return {
+            "duration": round(self.duration, 3),
+            "fps": round(self.fps, 3),
+            "width": self.width,
+            "height": self.height,
+        }
+
+
+@dataclass(frozen=True)
+class BallPoint:
+    """The ball found in one analysed frame, in source (display) pixels."""
+
+    t: float
+    x: float
+    y: float
+
+    def to_dict(self) -> dict[str, float]:
+        return {"t": round(self.t, 4), "x": round(self.x, 1), "y": round(self.y, 1)}
+
+
+@dataclass
+class Rally:
+    """One rally: from the serve contact (`start`) to the ball being dead (`end`)."""
+
+    index: int
+    start: float
+    end: float
+    stats: dict[str, Any] = field(default_factory=dict)
+    score: float = 0.0
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    @property
+    def name(self) -> str:
+        return f"rally-{self.index:03d}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "stats": self.stats,
+            "score": round(self.score, 3),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Rally":
+        return _from_dict(cls, data)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A piece of the source cut to disk by framer: rally `index` over [start, end]."""
+
+    index: int
+    path: Path
+    start: float  # requested start on the source timeline (rally start - padding)
+    end: float  # requested end on the source timeline (rally end + padding)
+
+    @property
+    def name(self) -> str:
+        return f"rally-{self.index:03d}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "path": str(self.path), "start": self.start, "end": self.end}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Segment":
+        return cls(int(data["index"]), Path(data["path"]), float(data["start"]), float(data["end"]))
