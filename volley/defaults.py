@@ -30,3 +30,8 @@ RALLY_GAP = 2.5
 MIN_RALLY = 1.0
 #: Games shorter than this cannot hold a rally; the CLI says so instead of guessing.
 MIN_VIDEO_SECONDS = 1.0
+#: Frames are analysed at most this often per second; 50/60 fps sources are analysed
+#: every other frame (all frames are still decoded: H.264 needs them as references).
+ANALYSIS_FPS_MAX = 30.0
+#: A decode that stops before this share of the header's duration means a truncated file.
+TRUNCATION_TOLERANCE = 0.9

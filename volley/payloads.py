@@ -27,6 +27,7 @@ class VideoInfo:
     width: int  # display width, after rotation
     height: int  # display height, after rotation
     codec: str = "h264"  # video codec name as ffmpeg calls it
+    pix_fmt: str = "yuv420p"  # decoded pixel format (10-bit or 4:2:2 sources need a transcode)
     rotation: int = 0  # degrees clockwise the player must turn the coded picture
     has_audio: bool = False
     #: Add this to a Volley time to get the time ffmpeg's `-ss` means on this file

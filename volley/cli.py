@@ -1,0 +1,119 @@
+"""The `volley` command line.
+
+    volley process GAME.mp4 --out DIR   find the rallies, cut clips, a digest and a best reel
+    volley sample GAME.mp4              render a synthetic game with known rallies
+
+Bad input exits with status 2 and one line on stderr; an ffmpeg failure with 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from volley import __version__, defaults
+from volley.exceptions import BadInput, VolleyError
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except BadInput as err:
+        print(f"volley: {err}", file=sys.stderr)
+        return 2
+    except VolleyError as err:
+        print(f"volley: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("volley: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="volley", description="Volleyball rallies, clips and digests from game videos.")
+    parser.add_argument("--version", action="version", version=f"volley {__version__}")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    process = commands.add_parser("process", help="find the rallies in a game and cut clips")
+    process.add_argument("game", type=Path, help="the game video (mp4, mov, mkv...)")
+    process.add_argument("--out", type=Path, required=True, help="directory for rallies.json, track.json and videos")
+    process.add_argument("--pad-before", type=_seconds, default=defaults.PAD_BEFORE, help="seconds kept before each serve (default %(default)s)")
+    process.add_argument("--pad-after", type=_seconds, default=defaults.PAD_AFTER, help="seconds kept after each rally ends (default %(default)s)")
+    process.add_argument("--no-clips", action="store_true", help="only find rallies; write no videos")
+    process.add_argument("--best", type=_count, default=defaults.BEST_COUNT, help="rallies in best.mp4 (default %(default)s)")
+    process.add_argument("--jobs", type=_count, default=2, help="ffmpeg jobs run at once when cutting (default %(default)s)")
+    process.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
+    process.set_defaults(run=_process)
+
+    sample = commands.add_parser("sample", help="render a synthetic game with known rallies (for trying Volley)")
+    sample.add_argument("path", type=Path, help="where to write the game (mp4)")
+    sample.add_argument("--seed", type=int, default=1)
+    sample.add_argument("--rallies", type=_count, default=6)
+    sample.add_argument("--width", type=_count, default=1280)
+    sample.add_argument("--height", type=_count, default=720)
+    sample.add_argument("--fps", type=float, default=30.0)
+    sample.add_argument("--quiet", action="store_true")
+    sample.set_defaults(run=_sample)
+    return parser
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if value < 0 or value > 60:
+        raise argparse.ArgumentTypeError("must be between 0 and 60 seconds")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
+def _process(args: argparse.Namespace) -> int:
+    from volley.pipeline import Options, process
+    from volley.progress import Bar
+
+    options = Options(args.pad_before, args.pad_after, not args.no_clips, args.best, max(1, args.jobs))
+    bar = Bar(enabled=not args.quiet)
+    try:
+        result = process(args.game, args.out, options, bar)
+    finally:
+        bar.close()
+    if not args.quiet:
+        _summary(result)
+    return 0
+
+
+def _summary(result) -> None:
+    rallies = result.analysis.rallies
+    if not rallies:
+        print(f"No rallies found in this game ({result.analysis.video.duration:.0f} s analysed).")
+    else:
+        total = sum(r.duration for r in rallies)
+        print(f"{len(rallies)} rallies, {total:.0f} s of play in {result.analysis.video.duration:.0f} s of video.")
+    print(f"Rallies:  {result.rallies_json}")
+    print(f"Ball:     {result.track_json}")
+    if result.digest:
+        print(f"Clips:    {result.out_dir / 'clips'}")
+        print(f"Digest:   {result.digest}")
+    if result.best:
+        print(f"Best:     {result.best}")
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from volley.synth import GameSpec, render_game
+
+    spec = GameSpec(seed=args.seed, width=args.width, height=args.height, fps=args.fps, rallies=args.rallies)
+    args.path.parent.mkdir(parents=True, exist_ok=True)
+    truth = render_game(args.path, spec)
+    if not args.quiet:
+        print(f"Sample game: {args.path} ({truth.duration:.0f} s, {len(truth.rallies)} rallies)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

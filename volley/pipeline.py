@@ -1,0 +1,98 @@
+"""The one-machine pipeline: analyse → export rally segments → build clips → write results.
+
+This is what `volley process` runs. It owns the plumbing the stages do not:
+the scratch directory (created per run, removed afterwards), overall progress,
+and writing `rallies.json` and `track.json` atomically, so an interrupted run
+never leaves a half-written result that looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from volley import defaults, settings
+from volley.payloads import Rally
+from volley.progress import Progress, Weighted, silent
+from vproc.analyse import Analysis, analyse
+
+#: Share of the run's time each stage takes, for one overall percentage.
+STAGE_WEIGHTS = {"analysing": 85.0, "cutting": 8.0, "building": 7.0}
+
+
+@dataclass
+class Options:
+    pad_before: float = defaults.PAD_BEFORE
+    pad_after: float = defaults.PAD_AFTER
+    clips: bool = True
+    best: int = defaults.BEST_COUNT
+    jobs: int = 2
+    work_dir: Path = field(default_factory=settings.work_dir)
+
+
+@dataclass
+class Result:
+    analysis: Analysis
+    out_dir: Path
+    rallies_json: Path
+    track_json: Path
+    digest: Path | None = None
+    best: Path | None = None
+
+
+def process(source: Path, out_dir: Path, options: Options | None = None, progress: Progress = silent) -> Result:
+    options = options or Options()
+    source, out_dir = Path(source), Path(out_dir)
+    overall = Weighted(progress, STAGE_WEIGHTS)
+    analysis = analyse(source, overall)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = Result(analysis, out_dir, out_dir / "rallies.json", out_dir / "track.json")
+    write_json(result.track_json, {"frames": [p.to_dict() for p in analysis.track]})
+    entries = [_entry(r) for r in analysis.rallies]
+    if options.clips and analysis.rallies:
+        entries = _build_clips(source, analysis, out_dir, options, overall, result)
+    write_json(result.rallies_json, {"video": analysis.video.public(), "rallies": entries})
+    progress("done", 1.0)
+    return result
+
+
+def _entry(rally: Rally, clip: str | None = None, poster: str | None = None) -> dict:
+    entry = rally.to_dict()
+    entry["clip"] = clip
+    entry["poster"] = poster
+    return entry
+
+
+def _build_clips(source: Path, analysis: Analysis, out_dir: Path, options: Options, progress: Progress, result: Result) -> list[dict]:
+    from clipper import build_outputs
+    from framer import export_rallies
+
+    options.work_dir.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="game-", dir=options.work_dir))
+    try:
+        segments = export_rallies(
+            source, analysis.video, analysis.rallies, scratch, options.pad_before, options.pad_after, progress
+        )
+        outputs = build_outputs(segments, analysis.rallies, out_dir, options.best, progress)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    result.digest, result.best = outputs.digest, outputs.best
+    return [
+        _entry(r, _relative(outputs.clips.get(r.index), out_dir), _relative(outputs.posters.get(r.index), out_dir))
+        for r in analysis.rallies
+    ]
+
+
+def _relative(path: Path | None, base: Path) -> str | None:
+    return None if path is None else str(Path(path).relative_to(base))
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write JSON atomically: readers see the old file or the new one, never half of one."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)

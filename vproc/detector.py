@@ -1,0 +1,139 @@
+"""Find ball-like moving blobs in one analysis frame. No I/O: frames come in, blobs go out.
+
+Method: a three-frame difference marks what moved at the middle frame and not
+where it was or will be (no ghost); a flicker-compensating normalisation keeps
+light changes from lighting up the whole picture; connected components of the
+motion mask are kept when their size and shape could be a ball. Players are far
+bigger than the ball and are dropped by size; heads, hands and spectators are
+not, and are left to the tracker, which keeps only smooth ballistic paths.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+#: Ball diameter range in analysis pixels (analysis images are ~360 px tall): a
+#: ball far away on a wide shot is ~2 px, one next to the camera ~20 px.
+MIN_AREA = 2
+MAX_DIAMETER = 24
+#: A blurred fast ball is elongated, so the aspect may reach 4; a limb is longer.
+MAX_ASPECT = 4.0
+MIN_FILL = 0.3
+#: Differences smaller than this (grey levels) are sensor noise and compression.
+MIN_THRESHOLD = 10
+#: A frame with more moving pixels than this share is a cut, a pan or a flash: skip it.
+MAX_MOVING_SHARE = 0.25
+#: A frame this close to the previous one (mean grey difference) is a duplicate
+#: (frame-rate conversion, a phone's VFR padding): it carries no motion and is skipped.
+DUPLICATE_DIFFERENCE = 0.15
+#: Places that move most of the time (crowd, LED boards, a neighbouring court's
+#: players) are ignored: a ball passes a place in a frame or two, so its activity stays low.
+ACTIVITY_RATE = 0.02
+MAX_ACTIVITY = 0.2
+
+
+@dataclass(frozen=True)
+class Blob:
+    """A ball candidate at time `t`, in analysis pixels."""
+
+    t: float
+    x: float
+    y: float
+    size: float  # equivalent diameter
+
+
+@dataclass(frozen=True)
+class FrameBlobs:
+    """The candidates found in the frame at time `t` (possibly none)."""
+
+    t: float
+    blobs: list[Blob]
+
+
+class BallDetector:
+    """Feed frames in order with `process_frame`; each call returns the blobs of the
+    previous frame (three-frame differencing needs one frame of look-ahead)."""
+
+    def __init__(self) -> None:
+        self._frames: list[tuple[float, np.ndarray]] = []
+        self._reference_mean: float | None = None
+        self._activity: np.ndarray | None = None
+
+    def process_frame(self, t: float, image: np.ndarray) -> FrameBlobs | None:
+        """Candidates of the previous frame; None when there is no frame to report yet
+        or this frame repeats the previous one (a duplicate carries no motion)."""
+        image = self._normalise(image)
+        if self._frames and _is_duplicate(self._frames[-1][1], image):
+            return None
+        self._frames.append((t, image))
+        if len(self._frames) > 3:
+            self._frames.pop(0)
+        if len(self._frames) < 3:
+            return None
+        (_, before), (t_mid, middle), (_, after) = self._frames
+        return FrameBlobs(t_mid, self._blobs(t_mid, before, middle, after))
+
+    def _normalise(self, image: np.ndarray) -> np.ndarray:
+        """Scale brightness to a slowly moving reference, so flicker is not motion."""
+        mean = float(cv2.mean(image[::4, ::4])[0]) or 1.0
+        if self._reference_mean is None:
+            self._reference_mean = mean
+        self._reference_mean = 0.9 * self._reference_mean + 0.1 * mean
+        gain = self._reference_mean / mean
+        if abs(gain - 1.0) < 0.01:
+            return image
+        return cv2.convertScaleAbs(image, alpha=gain)
+
+    def _blobs(self, t: float, before: np.ndarray, middle: np.ndarray, after: np.ndarray) -> list[Blob]:
+        moved = cv2.min(cv2.absdiff(middle, before), cv2.absdiff(after, middle))
+        noise = float(np.median(moved[::6, ::6]))
+        _, mask = cv2.threshold(moved, max(MIN_THRESHOLD, 3.0 * noise + 6), 255, cv2.THRESH_BINARY)
+        if cv2.countNonZero(mask) > MAX_MOVING_SHARE * mask.size:
+            return []
+        activity = self._update_activity(mask)
+        mask = cv2.dilate(mask, _KERNEL)
+        _, _, stats, centroids = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        keep = _ball_shaped(stats)
+        keep[0] = False  # the background component
+        blobs = []
+        for i in np.flatnonzero(keep):
+            x, y = centroids[i]
+            if activity[int(y), int(x)] <= MAX_ACTIVITY * 255:
+                w, h = stats[i, cv2.CC_STAT_WIDTH], stats[i, cv2.CC_STAT_HEIGHT]
+                blobs.append(Blob(t, float(x), float(y), float(min(w, h))))
+        return blobs
+
+    def _update_activity(self, mask: np.ndarray) -> np.ndarray:
+        if self._activity is None:
+            self._activity = np.zeros(mask.shape, np.float32)
+            self._seen = 0
+        self._seen += 1
+        # A plain running mean over the first frames, so the map is useful from the start.
+        rate = max(ACTIVITY_RATE, 1.0 / self._seen)
+        cv2.accumulateWeighted(mask, self._activity, rate)  # in grey levels: 255 = always moving
+        return self._activity
+
+
+_KERNEL = np.ones((2, 2), np.uint8)
+
+
+def _is_duplicate(previous: np.ndarray, image: np.ndarray) -> bool:
+    return float(cv2.norm(previous[::4, ::4], image[::4, ::4], cv2.NORM_L1)) < DUPLICATE_DIFFERENCE * previous[::4, ::4].size
+
+
+def _ball_shaped(stats: np.ndarray) -> np.ndarray:
+    """Which connected components could be a ball, by size and shape (vectorised)."""
+    w = stats[:, cv2.CC_STAT_WIDTH]
+    h = stats[:, cv2.CC_STAT_HEIGHT]
+    area = stats[:, cv2.CC_STAT_AREA]
+    short, long = np.minimum(w, h), np.maximum(w, h)
+    return (
+        (area >= MIN_AREA + 2)
+        & (short <= MAX_DIAMETER)
+        & (long <= MAX_DIAMETER * 1.8)
+        & (long <= MAX_ASPECT * short)
+        & (area >= MIN_FILL * w * h)
+    )
