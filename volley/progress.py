@@ -38,6 +38,7 @@ class Bar:
     def __init__(self, enabled: bool = True):
         from tqdm import tqdm
 
+        self._stage = ""
         self._bar = tqdm(
             total=1000,
             disable=not enabled,
@@ -47,7 +48,8 @@ class Bar:
 
     def __call__(self, stage: str, fraction: float) -> None:
         target = int(round(fraction * 1000))
-        if stage != self._bar.desc:
+        if stage != self._stage:
+            self._stage = stage
             self._bar.set_description_str(stage, refresh=False)
         if target > self._bar.n:
             self._bar.update(target - self._bar.n)

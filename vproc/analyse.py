@@ -10,6 +10,8 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from volley import defaults
 from volley.exceptions import TruncatedVideo, VideoTooShort
 from volley.payloads import BallPoint, Rally, VideoInfo
@@ -32,6 +34,31 @@ class Analysis:
     rallies: list[Rally]
 
 
+@dataclass
+class BallTrack:
+    """The flights found in a video, in analysis pixels, and the frames they came from."""
+
+    flights: list[Flight]
+    frame_times: list[float]
+    height: int  # analysis frame height
+    scale: float  # analysis pixels -> source (display) pixels
+    source: FrameSource
+
+    def points(self, play_only: bool = True) -> list[BallPoint]:
+        """The ball in source pixels at every analysed frame inside a flight."""
+        times = np.asarray(self.frame_times)
+        points = []
+        for flight in self.flights:
+            if play_only and not describe(flight, self.height).is_play:
+                continue
+            inside = times[(times >= flight.start - 1e-6) & (times <= flight.end + 1e-6)]
+            for t in inside:
+                x, y = flight.position(float(t))
+                points.append(BallPoint(float(t), x * self.scale, y * self.scale))
+        points.sort(key=lambda p: p.t)
+        return points
+
+
 def analyse(
     path: Path,
     progress: Progress = silent,
@@ -43,6 +70,17 @@ def analyse(
     video = probe(path)
     if video.duration < defaults.MIN_VIDEO_SECONDS:
         raise VideoTooShort(f"{path.name}: the video is {video.duration:.2f} s long; a rally needs more")
+    track = track_ball(path, video, progress)
+    video = _as_decoded(path, video, track.source)
+    rallies = find_rallies(
+        track.flights, track.height, video.duration, gap=gap, min_rally=min_rally, source_scale=track.scale
+    )
+    progress(STAGE, 1.0)
+    return Analysis(video=video, track=track.points(), rallies=rallies)
+
+
+def track_ball(path: Path, video: VideoInfo, progress: Progress = silent) -> BallTrack:
+    """Decode the video once, detecting ball candidates and linking them into flights."""
     source = FrameSource(path, rotation=video.rotation)
     detector = BallDetector()
     tracker: BallTracker | None = None
@@ -54,12 +92,9 @@ def analyse(
         tracker.update(detector.process_frame(frame.t, frame.image))
         if source.stats.analysed % 30 == 0:
             progress(STAGE, frame.t / max(video.duration, 1e-3))
-    video = _as_decoded(path, video, source)
-    flights = tracker.finish() if tracker else []
-    scale = video.width / width if width else 1.0
-    rallies = find_rallies(flights, height, video.duration, gap=gap, min_rally=min_rally, source_scale=scale)
-    progress(STAGE, 1.0)
-    return Analysis(video=video, track=_track(flights, height, scale), rallies=rallies)
+    if tracker is None:
+        return BallTrack([], [], 0, 1.0, source)
+    return BallTrack(tracker.finish(), tracker.frame_times, height, video.width / width, source)
 
 
 def _as_decoded(path: Path, video: VideoInfo, source: FrameSource) -> VideoInfo:
@@ -77,15 +112,3 @@ def _as_decoded(path: Path, video: VideoInfo, source: FrameSource) -> VideoInfo:
     return dataclasses.replace(
         video, duration=decoded, fps=stats.frames / decoded if decoded else video.fps, frame_count=stats.frames
     )
-
-
-def _track(flights: list[Flight], height: int, scale: float) -> list[BallPoint]:
-    """The ball in source pixels, from the flights that look like play."""
-    points = [
-        BallPoint(float(t), float(x) * scale, float(y) * scale)
-        for flight in flights
-        if describe(flight, height).is_play
-        for t, x, y in zip(flight.t, flight.x, flight.y)
-    ]
-    points.sort(key=lambda p: p.t)
-    return points

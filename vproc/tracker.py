@@ -88,6 +88,16 @@ class Flight:
     def displacement(self) -> float:
         return float(np.hypot(self.x[-1] - self.x[0], self.y[-1] - self.y[0]))
 
+    def position(self, t: float) -> tuple[float, float]:
+        """Where the ball was at `t` (within the flight): the detection, or the
+        parabola through the flight where the detector missed it."""
+        i = int(np.searchsorted(self.t, t))
+        if i < len(self.t) and abs(self.t[i] - t) < 1e-6:
+            return float(self.x[i]), float(self.y[i])
+        s = self.t - self.t[0]
+        cx, cy = np.polyfit(s, self.x, 2), np.polyfit(s, self.y, 2)
+        return float(np.polyval(cx, t - self.t[0])), float(np.polyval(cy, t - self.t[0]))
+
 
 class BallTracker:
     """Feed `update(t, blobs)` in time order, then `finish()` for the flights."""
@@ -97,12 +107,14 @@ class BallTracker:
         self.tracks: list[Track] = []
         self.flights: list[Flight] = []
         self._recent: list[tuple[float, np.ndarray, list[Blob]]] = []  # unclaimed blobs of the last two frames
+        self.frame_times: list[float] = []  # every frame seen, to place the ball where it was missed
 
     def update(self, found: FrameBlobs | None) -> None:
         """Take one frame's candidates; None (a skipped duplicate frame) is no evidence."""
         if found is None:
             return
         t, blobs = found.t, found.blobs
+        self.frame_times.append(t)
         unused = self._extend_tracks(t, blobs)
         self._close_stale(t)
         self._seed(t, unused)
