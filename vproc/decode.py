@@ -108,7 +108,8 @@ class FrameSource:
                 if size is None:
                     size = analysis_size(frame.width, frame.height)
                     self.scale = frame.height / size[1]
-                image = cv2.resize(_luma(frame), size, interpolation=cv2.INTER_AREA)
+                # Bilinear is 8x cheaper than area averaging at 1080p and keeps a 3+ px ball.
+                image = cv2.resize(_luma(frame), size, interpolation=cv2.INTER_LINEAR)
                 self.stats.analysed += 1
                 yield Frame(t, _rotate(image, self.rotation))
         except av.error.FFmpegError as err:

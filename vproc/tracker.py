@@ -40,20 +40,23 @@ class Track:
     last_seen: float = 0.0
 
     def predict(self, t: float) -> tuple[float, float]:
-        """Constant acceleration from the last three points (gravity bends the path)."""
+        """Constant acceleration from the last three points (gravity bends the path).
+        Plain floats: this runs for every live track in every frame."""
         p = self.points
-        last = p[-1]
+        c = p[-1]
+        b = p[-2]
+        dt_bc = (c.t - b.t) or 1e-3
+        vx, vy = (c.x - b.x) / dt_bc, (c.y - b.y) / dt_bc
+        dt = t - c.t
         if len(p) < 3:
-            prev = p[-2]
-            dt = (last.t - prev.t) or 1e-3
-            return last.x + (last.x - prev.x) / dt * (t - last.t), last.y + (last.y - prev.y) / dt * (t - last.t)
-        a, b = p[-3], p[-2]
-        v1 = np.array([(b.x - a.x) / ((b.t - a.t) or 1e-3), (b.y - a.y) / ((b.t - a.t) or 1e-3)])
-        v2 = np.array([(last.x - b.x) / ((last.t - b.t) or 1e-3), (last.y - b.y) / ((last.t - b.t) or 1e-3)])
-        acc = (v2 - v1) / max((last.t - a.t) / 2, 1e-3)
-        acc = np.clip(acc, -4 * abs(v2).max() - 50, 4 * abs(v2).max() + 50)
-        dt = t - last.t
-        return last.x + v2[0] * dt + 0.5 * acc[0] * dt * dt, last.y + v2[1] * dt + 0.5 * acc[1] * dt * dt
+            return c.x + vx * dt, c.y + vy * dt
+        a = p[-3]
+        dt_ab = (b.t - a.t) or 1e-3
+        half = max((c.t - a.t) / 2, 1e-3)
+        limit = 4 * max(abs(vx), abs(vy)) + 50
+        ax = min(max((vx - (b.x - a.x) / dt_ab) / half, -limit), limit)
+        ay = min(max((vy - (b.y - a.y) / dt_ab) / half, -limit), limit)
+        return c.x + vx * dt + 0.5 * ax * dt * dt, c.y + vy * dt + 0.5 * ay * dt * dt
 
 
 @dataclass(frozen=True)
@@ -127,20 +130,24 @@ class BallTracker:
         return self.flights
 
     def _extend_tracks(self, t: float, blobs: list[Blob]) -> list[Blob]:
-        if not blobs:
-            return []
+        """Give each track the candidate nearest its prediction, longest tracks first."""
+        if not blobs or not self.tracks:
+            return blobs
+        self.tracks.sort(key=lambda tr: -len(tr.points))
         positions = np.array([(b.x, b.y) for b in blobs])
+        predicted = np.array([tr.predict(t) for tr in self.tracks])
+        last = np.array([(tr.points[-1].x, tr.points[-1].y, tr.points[-1].size) for tr in self.tracks])
+        step = np.hypot(predicted[:, 0] - last[:, 0], predicted[:, 1] - last[:, 1])
+        gate = 2.0 + 0.5 * last[:, 2] + 0.5 * step
+        distances = np.hypot(predicted[:, None, 0] - positions[None, :, 0], predicted[:, None, 1] - positions[None, :, 1])
+        distances[distances > gate[:, None]] = np.inf
         taken = np.zeros(len(blobs), bool)
-        for track in sorted(self.tracks, key=lambda tr: -len(tr.points)):
-            last = track.points[-1]
-            px, py = track.predict(t)
-            distances = np.hypot(positions[:, 0] - px, positions[:, 1] - py)
-            distances[taken] = np.inf
-            best = int(np.argmin(distances))
-            step = np.hypot(px - last.x, py - last.y)
-            if distances[best] <= 2.0 + 0.5 * last.size + 0.5 * step:
-                track.points.append(blobs[best])
-                track.last_seen = t
+        for i in np.flatnonzero(np.isfinite(distances).any(axis=1)):
+            row = np.where(taken, np.inf, distances[i])
+            best = int(np.argmin(row))
+            if np.isfinite(row[best]):
+                self.tracks[i].points.append(blobs[best])
+                self.tracks[i].last_seen = t
                 taken[best] = True
         return [b for b, used in zip(blobs, taken) if not used]
 
@@ -174,7 +181,9 @@ class BallTracker:
     def _close_stale(self, t: float) -> None:
         alive = []
         for track in self.tracks:
-            if t - track.last_seen > MAX_MISS:
+            # A young track that misses a frame was most likely noise lining up by chance.
+            patience = MAX_MISS if len(track.points) >= MIN_POINTS else 1e-6
+            if t - track.last_seen > patience:
                 self._keep_if_flight(track)
             else:
                 alive.append(track)
