@@ -18,6 +18,15 @@ X264_CRF = 20
 AAC_BITRATE = "128k"
 #: Poster JPEG quality (ffmpeg -q:v, 2 = best, 31 = worst).
 POSTER_QUALITY = 3
+#: Posters are at most this wide (pixels): a list of rally thumbnails, not a still.
+POSTER_MAX_WIDTH = 640
+#: The poster shows the frame this far into the rally (0 = serve, 1 = ball dead): by
+#: a third in, the serve is over and the rally is on.
+POSTER_AT = 1 / 3
+#: What browsers decode: H.264 in these profiles and pixel formats is smart-cut and
+#: stream-copied; anything else (HEVC, 10-bit, 4:2:2, interlaced...) is transcoded once.
+WEB_H264_PROFILES = ("Baseline", "Constrained Baseline", "Main", "High")
+WEB_PIX_FMTS = ("yuv420p", "yuvj420p")
 
 # --- analysis ----------------------------------------------------------------
 #: Frames are analysed at this height (pixels), keeping the aspect ratio: the ball is

@@ -115,3 +115,34 @@ class Segment:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Segment":
         return cls(int(data["index"]), Path(data["path"]), float(data["start"]), float(data["end"]))
+
+
+@dataclass
+class Outputs:
+    """What clipper wrote: a clip and a poster per rally index, and the two reels
+    (None when there was no rally to put in them)."""
+
+    clips: dict[int, Path] = field(default_factory=dict)
+    posters: dict[int, Path] = field(default_factory=dict)
+    digest: Path | None = None
+    best: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "clips": {str(k): str(v) for k, v in self.clips.items()},
+            "posters": {str(k): str(v) for k, v in self.posters.items()},
+            "digest": None if self.digest is None else str(self.digest),
+            "best": None if self.best is None else str(self.best),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Outputs":
+        def path(value: str | None) -> Path | None:
+            return None if value is None else Path(value)
+
+        return cls(
+            clips={int(k): Path(v) for k, v in data.get("clips", {}).items()},
+            posters={int(k): Path(v) for k, v in data.get("posters", {}).items()},
+            digest=path(data.get("digest")),
+            best=path(data.get("best")),
+        )

@@ -1,0 +1,70 @@
+"""The clipper stage: from rally segments to clips, posters, the digest and the best reel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from clipper import media as probe_media
+from clipper.clips import write_clip, write_poster
+from clipper.files import remove_leftovers
+from clipper.reels import write_reel
+from volley import defaults
+from volley.payloads import Outputs, Rally, Segment
+from volley.progress import Progress, silent
+
+
+def build_outputs(
+    segments: list[Segment],
+    rallies: list[Rally],
+    out_dir: Path,
+    best_count: int,
+    progress: Progress = silent,
+) -> Outputs:
+    """Write out_dir/clips/rally-NNN.mp4, out_dir/posters/rally-NNN.jpg, digest.mp4
+    and best.mp4 (the top `best_count` rallies by score, in game order)."""
+    remove_leftovers(out_dir)
+    by_index = {rally.index: rally for rally in rallies}
+    ordered = sorted(segments, key=lambda s: (s.start, s.index))  # game order
+    outputs = Outputs()
+    steps, done = 2 * len(ordered) + 2, 0
+    made = []
+    for segment in ordered:
+        clip = out_dir / "clips" / f"{segment.name}.mp4"
+        write_clip(segment.path, probe_media.probe(segment.path), clip)
+        media = probe_media.probe(clip)
+        poster = out_dir / "posters" / f"{segment.name}.jpg"
+        write_poster(clip, _poster_time(segment, by_index.get(segment.index), media), poster)
+        outputs.clips[segment.index], outputs.posters[segment.index] = clip, poster
+        made.append((segment, clip, media))
+        done += 2
+        progress("building", done / steps)
+    if made:
+        outputs.digest = out_dir / "digest.mp4"
+        write_reel([(clip, media) for _, clip, media in made], outputs.digest)
+        progress("building", (done + 1) / steps)
+        best = _best(made, by_index, best_count)
+        if best:
+            outputs.best = out_dir / "best.mp4"
+            write_reel(best, outputs.best)
+    progress("building", 1.0)
+    return outputs
+
+
+def _poster_time(segment: Segment, rally: Rally | None, media: probe_media.Media) -> float:
+    """Seconds into the clip of the poster frame: POSTER_AT into the rally itself
+    (the middle of the clip for a segment with no rally), never past the last frame."""
+    if rally is None:
+        at = media.duration / 2
+    else:
+        at = rally.start + defaults.POSTER_AT * rally.duration - segment.start
+    return min(max(0.0, at), max(0.0, media.duration - 0.1))
+
+
+def _best(made: list, by_index: dict[int, Rally], count: int) -> list:
+    """The clips of the top `count` rallies by score, in game order (ties: the earlier)."""
+    def score(item) -> float:
+        rally = by_index.get(item[0].index)
+        return rally.score if rally else float("-inf")
+
+    chosen = {segment.index for segment, _, _ in sorted(made, key=score, reverse=True)[: max(0, count)]}
+    return [(clip, media) for segment, clip, media in made if segment.index in chosen]

@@ -1,0 +1,40 @@
+"""One rally's web outputs: its clip (a faststart MP4) and its poster (a JPEG)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from clipper.files import replacing
+from clipper.media import Media
+from volley import defaults
+from volley.ffmpeg import run_ffmpeg
+
+#: The re-encode for anything a browser would not play as it is.
+WEB_ENCODE = [
+    "-c:v", "libx264", "-preset", defaults.X264_PRESET, "-crf", str(defaults.X264_CRF),
+    "-pix_fmt", "yuv420p", "-profile:v", "high", "-c:a", "aac", "-b:a", defaults.AAC_BITRATE,
+]
+
+
+def write_clip(segment: Path, media: Media, clip: Path) -> None:
+    """Remux the segment with the index (moov) first, so playback starts before the
+    download ends; re-encode only if a browser could not play it."""
+    codecs = ["-c", "copy"] if media.web_ready else WEB_ENCODE
+    with replacing(clip) as tmp:
+        run_ffmpeg(
+            ["-i", str(segment), "-map", "0:v:0", "-map", "0:a:0?", *codecs,
+             "-movflags", "+faststart", "-f", "mp4", str(tmp)]
+        )
+
+
+def write_poster(clip: Path, at: float, poster: Path) -> None:
+    """Save the frame at `at` seconds into the clip, upright (ffmpeg applies the
+    rotation), with square pixels, at most POSTER_MAX_WIDTH wide."""
+    scale = (
+        f"scale=w='min({defaults.POSTER_MAX_WIDTH},iw*sar)':h='2*trunc(ow/dar/2)',setsar=1"
+    )
+    with replacing(poster) as tmp:
+        run_ffmpeg(
+            ["-ss", f"{max(0.0, at):.6f}", "-i", str(clip), "-map", "0:v:0", "-frames:v", "1",
+             "-vf", scale, "-q:v", str(defaults.POSTER_QUALITY), "-f", "image2", "-update", "1", str(tmp)]
+        )

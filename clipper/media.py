@@ -1,0 +1,75 @@
+"""What clipper needs to know of a media file (PyAV, headers and one frame):
+whether a browser plays it as it is, and whether two files can be joined by
+stream copy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from volley import defaults
+from volley.exceptions import FFmpegError
+
+
+@dataclass(frozen=True)
+class Media:
+    duration: float  # seconds: the picture's (the video track's duration)
+    video: tuple  # codec, profile, pixel format, width, height, sample aspect ratio, rotation
+    audio: tuple | None  # codec, sample rate, channels; None without audio
+    width: int  # display size (after rotation)
+    height: int
+
+    @property
+    def web_ready(self) -> bool:
+        """H.264 a browser decodes, with AAC audio or none: needs a remux at most."""
+        codec, profile, pix_fmt = self.video[:3]
+        audio_ok = self.audio is None or self.audio[0] == "aac"
+        video_ok = profile in defaults.WEB_H264_PROFILES and pix_fmt in defaults.WEB_PIX_FMTS
+        return codec == "h264" and video_ok and audio_ok
+
+    def joins_with(self, other: "Media") -> bool:
+        """True when the two can be concatenated by stream copy."""
+        return self.video == other.video and self.audio == other.audio
+
+
+def probe(path: Path) -> Media:
+    """Read a media file's streams; a file FFmpeg's libraries cannot read is an FFmpegError
+    like any other ffmpeg failure (it names the file and FFmpeg's message)."""
+    try:
+        return _probe(path)
+    except av.FFmpegError as err:
+        raise FFmpegError(["libavformat (PyAV)", str(path)], abs(err.errno or 1), str(err)) from None
+
+
+def _probe(path: Path) -> Media:
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        ctx = video.codec_context
+        rotation = _rotation(container, video)
+        audio = None
+        if container.streams.audio:
+            actx = container.streams.audio[0].codec_context
+            audio = (actx.name, actx.sample_rate, actx.channels)
+        sar = Fraction(ctx.sample_aspect_ratio or 1)
+        width, height = round(ctx.width * sar), ctx.height
+        if rotation in (90, 270):
+            width, height = height, width
+        return Media(
+            duration=float((video.duration or 0) * video.time_base) or (container.duration or 0) / 1e6,
+            video=(ctx.name, ctx.profile, ctx.pix_fmt, ctx.width, ctx.height, sar, rotation),
+            audio=audio,
+            width=width,
+            height=height,
+        )
+
+
+def _rotation(container, stream) -> int:
+    """Display rotation (degrees, counterclockwise as ffmpeg stores it), off the first frame."""
+    try:
+        frame = next(container.decode(stream))
+    except (av.FFmpegError, StopIteration):
+        return 0
+    return round(getattr(frame, "rotation", 0) or 0) % 360

@@ -1,0 +1,103 @@
+"""Exporting the rally ranges of a game as segments in a node-local work directory.
+
+Each rally becomes one MP4 covering [start - pad_before, end + pad_after],
+clamped to the video, accurate to a frame: smart-cut (copied, with only the
+partial GOPs at its ends re-encoded) when the source is browser-friendly H.264,
+re-encoded to H.264 once otherwise. A segment is written under a temporary name
+and renamed into place, and its name records the source and range, so a retry
+reuses finished segments and never leaves a half-written one behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from framer import parts
+from framer.plan import Plan, plan_cut
+from framer.source import Facts, Source
+from volley.payloads import Rally, Segment, VideoInfo
+from volley.progress import Progress, silent
+
+#: Requested times come rounded to the millisecond (rallies.json); a frame within
+#: this much of a requested time counts as being at it.
+TIME_TOLERANCE = Fraction(1, 1000)
+#: Bump when the cutting changes, so segments cut by an older framer are not reused.
+CUT_VERSION = 1
+#: Segments are made in a folder named so, then moved into place.
+TEMP_PREFIX = ".volley-cut-"
+
+
+def export_rallies(
+    source: Path,
+    video: VideoInfo,
+    rallies: list[Rally],
+    work_dir: Path,
+    pad_before: float,
+    pad_after: float,
+    progress: Progress = silent,
+) -> list[Segment]:
+    """Cut each rally's padded range from `source` into `work_dir`; one Segment per rally."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    for leftover in work_dir.glob(f"{TEMP_PREFIX}*"):  # from a killed run
+        shutil.rmtree(leftover, ignore_errors=True)
+    tag = _source_tag(source)
+    segments = []
+    with Source(source) as src:
+        for done, rally in enumerate(rallies, start=1):
+            start = max(0.0, rally.start - pad_before)
+            end = max(start, min(video.duration, rally.end + pad_after))
+            path = work_dir / f"{rally.name}-{round(start * 1000):08d}-{round(end * 1000):08d}-{tag}.mp4"
+            if not path.exists():  # only complete segments ever get this name
+                _cut(src, source, video, start, end, path)
+            segments.append(Segment(rally.index, path, start, end))
+            progress("cutting", done / len(rallies))
+    return segments
+
+
+def _cut(src: Source, source: Path, video: VideoInfo, start: float, end: float, path: Path) -> None:
+    facts = src.facts
+    a, b = facts.ticks(start + video.ffmpeg_offset), facts.ticks(end + video.ffmpeg_offset)
+    tolerance = max(1, min(facts.interval // 4, round(TIME_TOLERANCE / facts.time_base)))
+    packets = src.scan(a, b)
+    plan = plan_cut(packets, a, b, tolerance, facts.smart_cuttable)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f"{TEMP_PREFIX}{path.stem}-") as tmp:
+        out = Path(tmp) / "segment.mp4"
+        _write(source, facts, plan, out)
+        if plan.copies and _frame_count(out) != plan.frames:
+            # Never seen, but a demuxer quirk could make the copy start or stop a
+            # packet off; a plain re-encode of the range is exact by construction.
+            _write(source, facts, plan_cut(packets, a, b, tolerance, False), out)
+        os.replace(out, path)
+
+
+def _write(source: Path, facts: Facts, plan: Plan, out: Path) -> None:
+    files = []
+    sps_id = min(set(range(1, 32)) - facts.param_ids)
+    for n, part in enumerate(plan.parts):
+        files.append(out.parent / f"part-{n}.ts")
+        if part.copy:
+            parts.copy_part(source, facts, part, files[-1])
+        else:
+            transcode = not facts.smart_cuttable
+            parts.encode_part(source, facts, part, files[-1], sps_id=sps_id, transcode=transcode)
+    parts.join(source, facts, plan, files, out)
+
+
+def _frame_count(path: Path) -> int:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return sum(1 for pkt in container.demux(stream) if pkt.size)
+
+
+def _source_tag(source: Path) -> str:
+    """A short fingerprint of the source file, so a work dir shared by games is safe."""
+    stat = source.stat()
+    key = f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{CUT_VERSION}"
+    return hashlib.sha1(key.encode()).hexdigest()[:8]
