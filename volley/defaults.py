@@ -34,7 +34,7 @@ WEB_PIX_FMTS = ("yuv420p", "yuvj420p")
 ANALYSIS_HEIGHT = 360
 #: A rally keeps going through this many seconds without the ball in play: the ball
 #: is lost against the crowd, the ceiling or a player for a second or two.
-RALLY_GAP = 2.5
+RALLY_GAP = 3.5
 #: Shorter stretches of play are not rallies (a serve into the net takes about 1.3 s).
 MIN_RALLY = 1.0
 #: Games shorter than this cannot hold a rally; the CLI says so instead of guessing.

@@ -40,7 +40,8 @@ class BallTrack:
 
     flights: list[Flight]
     frame_times: list[float]
-    height: int  # analysis frame height
+    width: int  # analysis frame size
+    height: int
     scale: float  # analysis pixels -> source (display) pixels
     source: FrameSource
 
@@ -73,7 +74,7 @@ def analyse(
     track = track_ball(path, video, progress)
     video = _as_decoded(path, video, track.source)
     rallies = find_rallies(
-        track.flights, track.height, video.duration, gap=gap, min_rally=min_rally, source_scale=track.scale
+        track.flights, track.width, track.height, gap=gap, min_rally=min_rally, source_scale=track.scale
     )
     progress(STAGE, 1.0)
     return Analysis(video=video, track=track.points(), rallies=rallies)
@@ -93,8 +94,8 @@ def track_ball(path: Path, video: VideoInfo, progress: Progress = silent) -> Bal
         if source.stats.analysed % 30 == 0:
             progress(STAGE, frame.t / max(video.duration, 1e-3))
     if tracker is None:
-        return BallTrack([], [], 0, 1.0, source)
-    return BallTrack(tracker.finish(), tracker.frame_times, height, video.width / width, source)
+        return BallTrack([], [], 0, 0, 1.0, source)
+    return BallTrack(tracker.finish(), tracker.frame_times, width, height, video.width / width, source)
 
 
 def _as_decoded(path: Path, video: VideoInfo, source: FrameSource) -> VideoInfo:

@@ -55,7 +55,7 @@ class FrameBlobs:
 
 class BallDetector:
     """Feed frames in order with `process_frame`; each call returns the blobs of the
-    previous frame (three-frame differencing needs one frame of look-ahead)."""
+    frame two frames back (the differencing needs two frames of look-ahead)."""
 
     def __init__(self) -> None:
         self._frames: list[tuple[float, np.ndarray]] = []
@@ -69,12 +69,12 @@ class BallDetector:
         if self._frames and _is_duplicate(self._frames[-1][1], image):
             return None
         self._frames.append((t, image))
-        if len(self._frames) > 3:
+        if len(self._frames) > 5:
             self._frames.pop(0)
-        if len(self._frames) < 3:
+        if len(self._frames) < 5:
             return None
-        (_, before), (t_mid, middle), (_, after) = self._frames
-        return FrameBlobs(t_mid, self._blobs(t_mid, before, middle, after))
+        (_, before2), (_, before), (t_mid, middle), (_, after), (_, after2) = self._frames
+        return FrameBlobs(t_mid, self._blobs(middle, before, after, before2, after2))
 
     def _normalise(self, image: np.ndarray) -> np.ndarray:
         """Scale brightness to a slowly moving reference, so flicker is not motion."""
@@ -87,15 +87,27 @@ class BallDetector:
             return image
         return cv2.convertScaleAbs(image, alpha=gain)
 
-    def _blobs(self, t: float, before: np.ndarray, middle: np.ndarray, after: np.ndarray) -> list[Blob]:
-        moved = cv2.min(cv2.absdiff(middle, before), cv2.absdiff(after, middle))
+    def _blobs(self, middle, before, after, before2, after2) -> list[Blob]:
+        t = self._frames[2][0]
+        # Moved since the previous frame and before the next one: the ball now, not
+        # where it was. Two frames apart as well, so a slow ball (at the top of its
+        # arc, overlapping itself frame to frame) still stands out.
+        moved = cv2.max(
+            cv2.min(cv2.absdiff(middle, before), cv2.absdiff(after, middle)),
+            cv2.min(cv2.absdiff(middle, before2), cv2.absdiff(after2, middle)),
+        )
         noise = float(np.median(moved[::6, ::6]))
         _, mask = cv2.threshold(moved, max(MIN_THRESHOLD, 3.0 * noise + 6), 255, cv2.THRESH_BINARY)
         if cv2.countNonZero(mask) > MAX_MOVING_SHARE * mask.size:
             return []
         activity = self._update_activity(mask)
-        mask = cv2.dilate(mask, _KERNEL)
+        # Grown by a few pixels, the fragments of a moving player (limbs, edges, a
+        # head) join into one big shape and are dropped by size; a ball in the air
+        # stays on its own.
+        mask = cv2.dilate(mask, _GROW)
         _, _, stats, centroids = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        stats[:, cv2.CC_STAT_WIDTH] -= _GROW.shape[1] - 1
+        stats[:, cv2.CC_STAT_HEIGHT] -= _GROW.shape[0] - 1
         keep = _ball_shaped(stats)
         keep[0] = False  # the background component
         blobs = []
@@ -117,7 +129,8 @@ class BallDetector:
         return self._activity
 
 
-_KERNEL = np.ones((2, 2), np.uint8)
+_GROW = np.ones((7, 7), np.uint8)
+
 
 
 def _is_duplicate(previous: np.ndarray, image: np.ndarray) -> bool:
@@ -135,5 +148,5 @@ def _ball_shaped(stats: np.ndarray) -> np.ndarray:
         & (short <= MAX_DIAMETER)
         & (long <= MAX_DIAMETER * 1.8)
         & (long <= MAX_ASPECT * short)
-        & (area >= MIN_FILL * w * h)
+        & (area >= MIN_FILL * (w + 6) * (h + 6))
     )

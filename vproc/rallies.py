@@ -1,11 +1,17 @@
 """Turn ball flights into rallies: serve contact to ball dead, with stats and a score.
 
-A rally is play: the ball flying under gravity again and again, with no long
-pause. Flights that do not look like a ball in the air (no downward acceleration,
-sideways acceleration, too short) are not evidence of play; heads, hands and
-noise make those. Play closer together than `gap` seconds is one rally; the
-serve toss (a near-vertical flight just before the first real flight) is not
-part of it, since the rally starts at the serve contact.
+A rally is play: one ball flying under gravity again and again, with no long
+pause. The steps, each a small function below:
+
+1. Keep the flights that look like a ball in the air: downward acceleration in
+   a plausible range, little sideways acceleration, long enough to tell.
+   Heads, hands and noise make the others.
+2. Group flights closer than `gap` seconds.
+3. Reject groups that are not a rally: two balls in the air at once for a while
+   (a warm-up), play only at the edge of the picture (a neighbouring court), or
+   too little of the ball seen.
+4. Trim each group: the serve preparation (bounces, the toss) before the first
+   flight that travels, and the ball bouncing on the floor after it is dead.
 """
 
 from __future__ import annotations
@@ -19,15 +25,25 @@ from volley.payloads import Rally
 from vproc.tracker import Flight
 
 #: Gravity seen in the image, in frame heights per s²: a ball 40 m away on a wide
-#: shot falls ~0.3 H/s², one next to the camera ~10 H/s².
+#: shot falls ~0.3 H/s², one a few metres from the camera ~5 H/s².
 MIN_GRAVITY = 0.3
-MAX_GRAVITY = 14.0
+MAX_GRAVITY = 6.0
 #: A ball's sideways acceleration is small next to its fall (air drag, perspective).
 MAX_SIDEWAYS = 0.6
-#: Flights shorter than this say too little about their acceleration (s).
+#: Flights shorter than this say too little about their acceleration (s), and
+#: shorter paths (frame heights) are a hand or a head bobbing.
 MIN_EVIDENCE = 0.3
+MIN_PATH = 0.12
 #: A rally needs this much time of the ball seen in flight (s).
 MIN_FLIGHT_TIME = 0.6
+#: A flight that travels this far (frame heights) can be a serve; bounces and the
+#: toss before it go up and down on the spot.
+SERVE_TRAVEL = 0.1
+#: Two balls in the air at once for this share of a group's time: a warm-up.
+MAX_CONCURRENT = 0.08
+#: Play that never leaves these outer shares of the picture's width is on a
+#: neighbouring court or the warm-up area, not the filmed one.
+EDGE = 0.17
 
 
 @dataclass(frozen=True)
@@ -47,13 +63,34 @@ class FlightFacts:
             self.flight.duration >= MIN_EVIDENCE
             and MIN_GRAVITY <= self.gravity <= MAX_GRAVITY
             and abs(self.sideways) <= MAX_SIDEWAYS * self.gravity + 0.3
-            and self.path >= 0.08
+            and self.path >= MIN_PATH
         )
 
     @property
     def is_toss(self) -> bool:
-        """Up and down on the spot: a serve toss or a bounce before the serve."""
-        return self.travel < 0.35 * self.path
+        """Up and down on the spot, or hardly moving: a toss or a bounce before the serve."""
+        return self.travel < max(0.35 * self.path, SERVE_TRAVEL)
+
+    def bounces_off(self, before: "FlightFacts", height: int) -> bool:
+        """This flight is the ball rebounding off the floor after `before`: it starts
+        where `before` ended, goes up slower than `before` came down, and is shorter.
+        A dig or a pass also turns the ball up, but sends it up harder and higher."""
+        a, b = before.flight, self.flight
+        if b.start - a.end > 0.25 or b.duration >= 0.9 * a.duration:
+            return False
+        if np.hypot(b.x[0] - a.x[-1], b.y[0] - a.y[-1]) > 0.06 * height:
+            return False
+        falling = _velocity(a, at_end=True)
+        rising = -_velocity(b, at_end=False)
+        return falling > 0 and 0 < rising < 0.8 * falling
+
+
+def _velocity(flight: Flight, *, at_end: bool) -> float:
+    """Vertical image velocity (px/s, down positive) at the flight's start or end."""
+    t = flight.t - flight.t[0]
+    a, b, _ = np.polyfit(t, flight.y, 2)
+    at = t[-1] if at_end else 0.0
+    return float(2 * a * at + b)
 
 
 def describe(flight: Flight, height: int) -> FlightFacts:
@@ -73,19 +110,20 @@ def describe(flight: Flight, height: int) -> FlightFacts:
 
 def find_rallies(
     flights: list[Flight],
+    width: int,
     height: int,
-    duration: float,
     *,
     gap: float = defaults.RALLY_GAP,
     min_rally: float = defaults.MIN_RALLY,
     source_scale: float = 1.0,
 ) -> list[Rally]:
-    """Group play flights into rallies. `height` is the analysis frame height;
+    """Group play flights into rallies. `width` and `height` are the analysis frame's;
     `source_scale` turns analysis pixels into source pixels for the stats."""
-    play = [f for f in (describe(fl, height) for fl in flights) if f.is_play]
-    play.sort(key=lambda f: f.flight.start)
+    play = sorted((f for f in (describe(fl, height) for fl in flights) if f.is_play), key=lambda f: f.flight.start)
     rallies: list[Rally] = []
     for group in _groups(play, gap):
+        if _is_warm_up(group) or _is_off_court(group, width):
+            continue
         rally = _rally(group, height, source_scale)
         if rally is not None and rally.duration >= min_rally:
             rally.index = len(rallies) + 1
@@ -103,13 +141,27 @@ def _groups(play: list[FlightFacts], gap: float) -> list[list[FlightFacts]]:
     return groups
 
 
+def _is_warm_up(group: list[FlightFacts]) -> bool:
+    """Several balls in the air at once: in a rally there is one."""
+    span = max(f.flight.end for f in group) - group[0].flight.start
+    concurrent = 0.0
+    for i, a in enumerate(group):
+        for b in group[i + 1 :]:
+            concurrent += max(0.0, min(a.flight.end, b.flight.end) - max(a.flight.start, b.flight.start))
+    return span > 0 and concurrent > MAX_CONCURRENT * span
+
+
+def _is_off_court(group: list[FlightFacts], width: int) -> bool:
+    lo, hi = EDGE * width, (1 - EDGE) * width
+    return not any(((f.flight.x > lo) & (f.flight.x < hi)).any() for f in group)
+
+
 def _rally(group: list[FlightFacts], height: int, source_scale: float) -> Rally | None:
+    group = _without_dead_ball(_without_serve_preparation(group), height)
     seen = sum(f.flight.duration for f in group)
-    if seen < MIN_FLIGHT_TIME:
+    if not group or seen < MIN_FLIGHT_TIME:
         return None
     start = group[0].flight.start
-    if len(group) > 1 and group[0].is_toss and group[1].flight.start - group[0].flight.end < 0.5:
-        start = group[0].flight.end  # the serve contact ends the toss
     end = max(f.flight.end for f in group)
     peak = max(f.peak_speed for f in group)
     stats = {
@@ -117,9 +169,24 @@ def _rally(group: list[FlightFacts], height: int, source_scale: float) -> Rally 
         "flights": len(group),
         "net_crossings": sum(1 for f in group if f.travel >= 0.25 and not f.is_toss),
         "peak_speed": round(peak * height * source_scale, 1),  # source pixels per second
-        "ball_seen": round(seen / max(end - start, 1e-3), 2),  # share of the rally with the ball tracked
+        "ball_seen": round(min(seen / max(end - start, 1e-3), 1.0), 2),  # share of the rally the ball was tracked
     }
     return Rally(index=0, start=start, end=end, stats=stats, score=_score(end - start, len(group), peak))
+
+
+def _without_serve_preparation(group: list[FlightFacts]) -> list[FlightFacts]:
+    """Drop the bounces and the toss before the serve: the rally starts at the serve
+    contact, where the first flight that travels begins."""
+    first = next((i for i, f in enumerate(group) if not f.is_toss), None)
+    return [] if first is None else group[first:]
+
+
+def _without_dead_ball(group: list[FlightFacts], height: int) -> list[FlightFacts]:
+    """Cut the rally at the first floor bounce: the ball is dead from there on."""
+    for i in range(1, len(group)):
+        if group[i].bounces_off(group[i - 1], height):
+            return group[:i]
+    return group
 
 
 def _score(duration: float, flights: int, peak_speed: float) -> float:

@@ -24,9 +24,16 @@ MAX_SPEED = 4.0
 MIN_SEED_SPEED = 0.12
 #: A hypothesis survives this many seconds without a candidate (the ball behind a player).
 MAX_MISS = 0.15
+#: ...but a track younger than MIN_POINTS survives only this long without one (s):
+#: young tracks are mostly noise lining up by chance, and there are many of them.
+YOUNG_MISS = 0.1
 #: A flight needs this many detections, and lasts at least this long (s).
 MIN_POINTS = 6
 MIN_DURATION = 0.18
+#: Pieces this short (detections) are kept only to be stitched into a flight.
+MIN_PIECE = 4
+#: The tracker may lose a flight for this long (s) and still stitch it together.
+STITCH_GAP = 0.35
 #: ...moves at least this fast on average (frame heights per second): drops the
 #: ball held or rolled slowly.
 MIN_SPEED = 0.2
@@ -109,6 +116,7 @@ class BallTracker:
         self.height = frame_height
         self.tracks: list[Track] = []
         self.flights: list[Flight] = []
+        self.pieces: list[Flight] = []  # parabolic pieces of closed tracks, stitched in finish()
         self._recent: list[tuple[float, np.ndarray, list[Blob]]] = []  # unclaimed blobs of the last two frames
         self.frame_times: list[float] = []  # every frame seen, to place the ball where it was missed
 
@@ -126,8 +134,16 @@ class BallTracker:
         for track in self.tracks:
             self._keep_if_flight(track)
         self.tracks = []
-        self.flights.sort(key=lambda f: f.start)
+        self.flights = [f for f in _stitched(self.pieces) if self._is_flight(f)]
+        self.pieces = []
         return self.flights
+
+    def _is_flight(self, flight: Flight) -> bool:
+        return (
+            len(flight.t) >= MIN_POINTS
+            and flight.duration >= MIN_DURATION
+            and np.median(flight.speeds()) >= MIN_SPEED * self.height
+        )
 
     def _extend_tracks(self, t: float, blobs: list[Blob]) -> list[Blob]:
         """Give each track the candidate nearest its prediction, longest tracks first."""
@@ -152,13 +168,19 @@ class BallTracker:
         return [b for b, used in zip(blobs, taken) if not used]
 
     def _seed(self, t: float, blobs: list[Blob]) -> None:
-        """Start tracks from triplets a, b, c of consecutive frames with b ≈ (a + c) / 2."""
+        """Start tracks from triplets a, b, c of recent frames (one may be skipped, the
+        ball is often missed for a frame) that move steadily: b between a and c."""
         current = np.array([(b.x, b.y) for b in blobs]).reshape(-1, 2)
         self._recent.append((t, current, blobs))
-        self._recent = self._recent[-3:]
-        if len(self._recent) < 3 or not len(current):
+        self._recent = self._recent[-4:]
+        if not len(current):
             return
-        (ta, pa, ba), (tb, pb, bb), (tc, pc, bc) = self._recent
+        for first, second in ((-3, -2), (-4, -2), (-4, -3)):
+            if len(self._recent) >= -first:
+                self._seed_from(self._recent[first], self._recent[second], self._recent[-1])
+
+    def _seed_from(self, a, b, c) -> None:
+        (ta, pa, ba), (tb, pb, bb), (tc, pc, bc) = a, b, c
         if not len(pa) or not len(pb) or tc - ta > 4 * MAX_MISS:
             return
         reach = MAX_SPEED * self.height * (tc - tb)
@@ -171,18 +193,18 @@ class BallTracker:
         expected = pb[ib] - (pc[ic] - pb[ib]) * ratio  # where a must be for a steady motion
         d_a = np.hypot(expected[:, None, 0] - pa[None, :, 0], expected[:, None, 1] - pa[None, :, 1])
         ia = np.argmin(d_a, axis=1)
-        good = d_a[np.arange(len(ia)), ia] <= 2.0 + 0.25 * d_bc[ic, ib]
-        used_a: set[int] = set()
-        for a, b, c in zip(ia[good], ib[good], ic[good]):
-            if a not in used_a:
-                used_a.add(a)
-                self.tracks.append(Track([ba[a], bb[b], bc[c]], last_seen=tc))
+        good = d_a[np.arange(len(ia)), ia] <= 2.0 + 0.25 * d_bc[ic, ib] * ratio
+        claimed = {id(tr.points[-1]) for tr in self.tracks if tr.last_seen == tc}
+        for i, j, k in zip(ia[good], ib[good], ic[good]):
+            if id(bc[k]) not in claimed:
+                claimed.add(id(bc[k]))
+                self.tracks.append(Track([ba[i], bb[j], bc[k]], last_seen=tc))
 
     def _close_stale(self, t: float) -> None:
         alive = []
         for track in self.tracks:
-            # A young track that misses a frame was most likely noise lining up by chance.
-            patience = MAX_MISS if len(track.points) >= MIN_POINTS else 1e-6
+            # A young track that misses two frames was most likely noise lining up by chance.
+            patience = MAX_MISS if len(track.points) >= MIN_POINTS else YOUNG_MISS
             if t - track.last_seen > patience:
                 self._keep_if_flight(track)
             else:
@@ -191,20 +213,59 @@ class BallTracker:
 
     def _keep_if_flight(self, track: Track) -> None:
         for points in _ballistic_pieces(track.points):
-            flight = Flight(
-                t=np.array([p.t for p in points]),
-                x=np.array([p.x for p in points]),
-                y=np.array([p.y for p in points]),
-                size=float(np.median([p.size for p in points])),
+            self.pieces.append(
+                Flight(
+                    t=np.array([p.t for p in points]),
+                    x=np.array([p.x for p in points]),
+                    y=np.array([p.y for p in points]),
+                    size=float(np.median([p.size for p in points])),
+                )
             )
-            if np.median(flight.speeds()) >= MIN_SPEED * self.height:
-                self.flights.append(flight)
+
+
+def _stitched(pieces: list[Flight]) -> list[Flight]:
+    """Join pieces of one flight that the tracker lost for a moment (the ball behind
+    a player or the net, or too slow at the top of its arc to stand out): a later
+    piece that starts soon after and lies on the same parabola continues it."""
+    pieces = sorted(pieces, key=lambda f: f.start)
+    used = [False] * len(pieces)
+    flights = []
+    for i, flight in enumerate(pieces):
+        if used[i]:
+            continue
+        for j in range(i + 1, len(pieces)):
+            other = pieces[j]
+            if other.start > flight.end + STITCH_GAP:
+                break
+            if used[j] or other.start <= flight.end:
+                continue
+            joined = _join(flight, other)
+            if _fits_parabola(joined):
+                flight, used[j] = joined, True
+        flights.append(flight)
+    return flights
+
+
+def _join(a: Flight, b: Flight) -> Flight:
+    return Flight(
+        t=np.concatenate([a.t, b.t]),
+        x=np.concatenate([a.x, b.x]),
+        y=np.concatenate([a.y, b.y]),
+        size=(a.size * len(a.t) + b.size * len(b.t)) / (len(a.t) + len(b.t)),
+    )
+
+
+def _fits_parabola(flight: Flight) -> bool:
+    xy = np.stack([flight.x, flight.y], axis=1)
+    errors = _parabola_errors(flight.t - flight.t[0], xy)
+    return float(np.sqrt(np.mean(errors))) <= MAX_RESIDUAL + 0.1 * flight.size
 
 
 def _ballistic_pieces(points: list[Blob], depth: int = 0) -> list[list[Blob]]:
     """Split a track where it stops following one parabola (a touch, or a blob the
-    track wrongly took), keeping the pieces long and smooth enough to be flights."""
-    if len(points) < MIN_POINTS or points[-1].t - points[0].t < MIN_DURATION:
+    track wrongly took), keeping the pieces long and smooth enough to be flights
+    or to be stitched into one."""
+    if len(points) < MIN_PIECE:
         return []
     t = np.array([p.t for p in points]) - points[0].t
     xy = np.array([(p.x, p.y) for p in points])
