@@ -7,9 +7,10 @@ pause. The steps, each a small function below:
    a plausible range, little sideways acceleration, long enough to tell.
    Heads, hands and noise make the others.
 2. Group flights closer than `gap` seconds.
-3. Reject groups that are not a rally: two balls in the air at once for a while
-   (a warm-up), play only at the edge of the picture (a neighbouring court), or
-   too little of the ball seen.
+   Flights that never leave the edges of the picture (a neighbouring court) are
+   left out.
+3. Cut away warm-ups (two balls in the air at once) and reject groups with too
+   little of the ball seen.
 4. Trim each group: the serve preparation (bounces, the toss) before the first
    flight that travels, and the ball bouncing on the floor after it is dead.
 """
@@ -27,7 +28,7 @@ from vproc.tracker import Flight
 #: Gravity seen in the image, in frame heights per s²: a ball 40 m away on a wide
 #: shot falls ~0.3 H/s², one a few metres from the camera ~5 H/s².
 MIN_GRAVITY = 0.3
-MAX_GRAVITY = 6.0
+MAX_GRAVITY = 4.0
 #: A ball's sideways acceleration is small next to its fall (air drag, perspective).
 MAX_SIDEWAYS = 0.6
 #: Flights shorter than this say too little about their acceleration (s), and
@@ -41,9 +42,11 @@ MIN_FLIGHT_TIME = 0.6
 SERVE_TRAVEL = 0.1
 #: Two balls in the air at once for this share of a group's time: a warm-up.
 MAX_CONCURRENT = 0.08
+#: ...and flights starting this soon after the last such moment belong to it (s).
+WARM_UP_TAIL = 2.5
 #: Play that never leaves these outer shares of the picture's width is on a
 #: neighbouring court or the warm-up area, not the filmed one.
-EDGE = 0.17
+EDGE = 0.1
 
 
 @dataclass(frozen=True)
@@ -119,10 +122,14 @@ def find_rallies(
 ) -> list[Rally]:
     """Group play flights into rallies. `width` and `height` are the analysis frame's;
     `source_scale` turns analysis pixels into source pixels for the stats."""
-    play = sorted((f for f in (describe(fl, height) for fl in flights) if f.is_play), key=lambda f: f.flight.start)
+    play = sorted(
+        (f for f in (describe(fl, height) for fl in flights) if f.is_play and not _at_the_edge(f, width)),
+        key=lambda f: f.flight.start,
+    )
     rallies: list[Rally] = []
     for group in _groups(play, gap):
-        if _is_warm_up(group) or _is_off_court(group, width):
+        group = _after_warm_up(group)
+        if not group:
             continue
         rally = _rally(group, height, source_scale)
         if rally is not None and rally.duration >= min_rally:
@@ -141,19 +148,38 @@ def _groups(play: list[FlightFacts], gap: float) -> list[list[FlightFacts]]:
     return groups
 
 
-def _is_warm_up(group: list[FlightFacts]) -> bool:
-    """Several balls in the air at once: in a rally there is one."""
-    span = max(f.flight.end for f in group) - group[0].flight.start
-    concurrent = 0.0
+def _after_warm_up(group: list[FlightFacts]) -> list[FlightFacts]:
+    """What follows a warm-up in the group. Several balls in the air at once is a
+    warm-up (in a rally there is one), and the game's first serve often comes
+    within seconds of its end, so the group is cut after the last moment of it."""
+    while group:
+        overlaps = _overlaps(group)
+        span = max(f.flight.end for f in group) - group[0].flight.start
+        if span <= 0 or sum(b - a for a, b in overlaps) <= MAX_CONCURRENT * span:
+            return group
+        last = max(b for _, b in overlaps)
+        # The other balls are not always seen: play just after the last moment of
+        # two balls at once is still the warm-up.
+        group = [f for f in group if f.flight.start > last + WARM_UP_TAIL]
+    return group
+
+
+def _overlaps(group: list[FlightFacts]) -> list[tuple[float, float]]:
+    """The time spans in which two flights of the group are in the air together."""
+    spans = []
     for i, a in enumerate(group):
         for b in group[i + 1 :]:
-            concurrent += max(0.0, min(a.flight.end, b.flight.end) - max(a.flight.start, b.flight.start))
-    return span > 0 and concurrent > MAX_CONCURRENT * span
+            start, end = max(a.flight.start, b.flight.start), min(a.flight.end, b.flight.end)
+            if end > start:
+                spans.append((start, end))
+    return spans
 
 
-def _is_off_court(group: list[FlightFacts], width: int) -> bool:
-    lo, hi = EDGE * width, (1 - EDGE) * width
-    return not any(((f.flight.x > lo) & (f.flight.x < hi)).any() for f in group)
+def _at_the_edge(facts: FlightFacts, width: int) -> bool:
+    """A flight that never leaves the outer strips of the picture is on a neighbouring
+    court or the warm-up area; a serve from the side line still crosses the middle."""
+    x = facts.flight.x
+    return bool(((x < EDGE * width) | (x > (1 - EDGE) * width)).all())
 
 
 def _rally(group: list[FlightFacts], height: int, source_scale: float) -> Rally | None:
