@@ -26,7 +26,8 @@ from volley.payloads import Rally
 from vproc.tracker import Flight
 
 #: Gravity seen in the image, in frame heights per s²: a ball 40 m away on a wide
-#: shot falls ~0.3 H/s², one a few metres from the camera ~5 H/s².
+#: shot falls ~0.3 H/s²; faster falls are balls handled next to the camera
+#: (the server's bounces), not play on the court.
 MIN_GRAVITY = 0.3
 MAX_GRAVITY = 4.0
 #: A ball's sideways acceleration is small next to its fall (air drag, perspective).
