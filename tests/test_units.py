@@ -57,3 +57,18 @@ def test_an_ffmpeg_failure_carries_its_exit_code_and_stderr_tail(tmp_path):
         run_ffmpeg(["-i", str(tmp_path / "missing.mp4"), str(tmp_path / "out.mp4")])
     assert caught.value.returncode != 0
     assert "missing.mp4" in caught.value.stderr_tail
+
+
+def test_the_evaluate_command_scores_found_rallies_against_known_ones(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    (tmp_path / "rallies.json").write_text(json.dumps({"rallies": [{"start": 10.2, "end": 19.8}]}))
+    (tmp_path / "truth.json").write_text(json.dumps({"rallies": [[10.0, 20.0], [30.0, 35.0]]}))
+    done = subprocess.run(
+        [sys.executable, "-m", "volley.cli", "evaluate", str(tmp_path / "rallies.json"), str(tmp_path / "truth.json")],
+        capture_output=True, text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "F1 0.667" in done.stdout and "1/2 true" in done.stdout

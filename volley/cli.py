@@ -2,6 +2,7 @@
 
     volley process GAME.mp4 --out DIR   find the rallies, cut clips, a digest and a best reel
     volley sample GAME.mp4              render a synthetic game with known rallies
+    volley evaluate RALLIES.json TRUTH.json   score found rallies against known ones
 
 Bad input exits with status 2 and one line on stderr; an ffmpeg failure with 1.
 """
@@ -56,6 +57,11 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--fps", type=float, default=30.0)
     sample.add_argument("--quiet", action="store_true")
     sample.set_defaults(run=_sample)
+
+    evaluate = commands.add_parser("evaluate", help="score found rallies against a sample game's known ones")
+    evaluate.add_argument("rallies", type=Path, help="rallies.json written by `volley process`")
+    evaluate.add_argument("truth", type=Path, help="GAME.truth.json written by `volley sample`")
+    evaluate.set_defaults(run=_evaluate)
     return parser
 
 
@@ -112,6 +118,20 @@ def _sample(args: argparse.Namespace) -> int:
     truth = render_game(args.path, spec)
     if not args.quiet:
         print(f"Sample game: {args.path} ({truth.duration:.0f} s, {len(truth.rallies)} rallies)")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from volley.evaluation import score
+
+    try:
+        found = [(r["start"], r["end"]) for r in json.loads(args.rallies.read_text())["rallies"]]
+        true = [tuple(r) for r in json.loads(args.truth.read_text())["rallies"]]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise BadInput(f"cannot read rallies to compare: {err}") from None
+    print(f"Rallies against the known ones: {score(found, true).summary()}")
     return 0
 
 
