@@ -80,21 +80,23 @@ class FlightFacts:
         where `before` ended, goes up slower than `before` came down, and is shorter.
         A dig or a pass also turns the ball up, but sends it up harder and higher."""
         a, b = before.flight, self.flight
-        if b.start - a.end > 0.25 or b.duration >= 0.9 * a.duration:
+        if b.start - a.end > 0.25 or b.duration >= 0.75 * a.duration:
             return False
         if np.hypot(b.x[0] - a.x[-1], b.y[0] - a.y[-1]) > 0.06 * height:
             return False
-        falling = _velocity(a, at_end=True)
-        rising = -_velocity(b, at_end=False)
-        return falling > 0 and 0 < rising < 0.8 * falling
+        (_, falling), incoming = _velocity(a, at_end=True)
+        (_, rising), outgoing = _velocity(b, at_end=False)
+        # The floor turns a falling ball up and takes energy; a serve or a spike
+        # leaves the hand faster than the ball came.
+        return falling > 0 and rising < 0 and outgoing < 0.8 * incoming
 
 
-def _velocity(flight: Flight, *, at_end: bool) -> float:
-    """Vertical image velocity (px/s, down positive) at the flight's start or end."""
+def _velocity(flight: Flight, *, at_end: bool) -> tuple[tuple[float, float], float]:
+    """Image velocity (vx, vy in px/s, down positive) and speed at the flight's start or end."""
     t = flight.t - flight.t[0]
-    a, b, _ = np.polyfit(t, flight.y, 2)
     at = t[-1] if at_end else 0.0
-    return float(2 * a * at + b)
+    vx, vy = (float(np.polyval(np.polyder(np.polyfit(t, v, 2)), at)) for v in (flight.x, flight.y))
+    return (vx, vy), float(np.hypot(vx, vy))
 
 
 def describe(flight: Flight, height: int) -> FlightFacts:
