@@ -25,7 +25,7 @@ GAMES = [
     GameSpec(seed=23, width=640, height=360, fps=30.0, rallies=3, view="endline", setting="beach"),
 ]
 F1_FLOOR = 0.35
-BOUNDARY_CEILING = 1.5
+BOUNDARY_CEILING = 2.0
 
 
 @pytest.fixture(scope="module")

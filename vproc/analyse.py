@@ -103,13 +103,14 @@ def _as_decoded(path: Path, video: VideoInfo, source: FrameSource) -> VideoInfo:
     stats = source.stats
     if stats.frames == 0:
         raise TruncatedVideo(f"{path.name}: no frame of the video could be decoded")
-    decoded = stats.last_t + stats.frame_step
+    step = stats.frame_step if stats.every_frame else 1.0 / video.fps
+    decoded = stats.last_t + step
     if decoded < defaults.TRUNCATION_TOLERANCE * video.duration - 1.0:
         raise TruncatedVideo(
             f"{path.name}: the video is truncated: frames stop at {decoded:.1f} s of {video.duration:.1f} s"
         )
     if decoded < defaults.MIN_VIDEO_SECONDS:
         raise VideoTooShort(f"{path.name}: the video is {decoded:.2f} s long; a rally needs more")
-    return dataclasses.replace(
-        video, duration=decoded, fps=stats.frames / decoded if decoded else video.fps, frame_count=stats.frames
-    )
+    if not stats.every_frame:  # the header's rate stands; the frame count is derived from it
+        return dataclasses.replace(video, duration=decoded, frame_count=round(decoded * video.fps))
+    return dataclasses.replace(video, duration=decoded, fps=stats.frames / decoded, frame_count=stats.frames)
