@@ -24,7 +24,7 @@ GAMES = [
     GameSpec(seed=22, width=640, height=360, fps=25.0, rallies=3, view="side", setting="indoor"),
     GameSpec(seed=23, width=640, height=360, fps=30.0, rallies=3, view="endline", setting="beach"),
 ]
-F1_FLOOR = 0.35
+F1_FLOOR = 0.5
 BOUNDARY_CEILING = 2.0
 
 

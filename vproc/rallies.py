@@ -26,12 +26,15 @@ from volley.payloads import Rally
 from vproc.tracker import Flight
 
 #: Gravity seen in the image, in frame heights per s²: a ball 40 m away on a wide
-#: shot falls ~0.3 H/s²; faster falls are balls handled next to the camera
+#: shot falls ~0.2 H/s²; faster falls are balls handled next to the camera
 #: (the server's bounces), not play on the court.
-MIN_GRAVITY = 0.3
+MIN_GRAVITY = 0.2
 MAX_GRAVITY = 4.0
-#: A ball's sideways acceleration is small next to its fall (air drag, perspective).
-MAX_SIDEWAYS = 0.6
+#: A ball's sideways acceleration is small next to its fall; perspective (a ball
+#: flying towards or away from the camera) adds some: at most this share of the
+#: fall plus SIDEWAYS_SLACK (H/s²).
+MAX_SIDEWAYS = 1.0
+SIDEWAYS_SLACK = 0.5
 #: Flights shorter than this say too little about their acceleration (s), and
 #: shorter paths (frame heights) are a hand or a head bobbing.
 MIN_EVIDENCE = 0.3
@@ -66,7 +69,7 @@ class FlightFacts:
         return (
             self.flight.duration >= MIN_EVIDENCE
             and MIN_GRAVITY <= self.gravity <= MAX_GRAVITY
-            and abs(self.sideways) <= MAX_SIDEWAYS * self.gravity + 0.3
+            and abs(self.sideways) <= MAX_SIDEWAYS * self.gravity + SIDEWAYS_SLACK
             and self.path >= MIN_PATH
         )
 
