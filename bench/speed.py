@@ -30,7 +30,7 @@ def game(minutes: float, width: int, height: int, fps: float) -> tuple[Path, Tru
     path = cache / f"game-{height}p{fps:g}-{minutes:g}min.mp4"
     truth_path = path.with_suffix(".truth.json")
     if not path.exists() or not truth_path.exists():
-        rallies = max(1, int(minutes * 60 / 28))  # a rally and its pause take about 28 s
+        rallies = max(1, round(minutes * 60 / 21.5))  # a rally and its pause take about 21.5 s here
         print(f"rendering {path.name} ({rallies} rallies); this takes a while, once", flush=True)
         started = time.monotonic()
         render_game(path, GameSpec(seed=4242, width=width, height=height, fps=fps, rallies=rallies))
