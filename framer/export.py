@@ -14,6 +14,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from fractions import Fraction
 from pathlib import Path
 
@@ -42,31 +43,41 @@ def export_rallies(
     pad_before: float,
     pad_after: float,
     progress: Progress = silent,
+    jobs: int = 1,
 ) -> list[Segment]:
-    """Cut each rally's padded range from `source` into `work_dir`; one Segment per rally."""
+    """Cut each rally's padded range from `source` into `work_dir`; one Segment per rally.
+    Cuts are planned one after the other (one reader of the source) and up to `jobs`
+    of them are written at once (each is an ffmpeg process)."""
     work_dir.mkdir(parents=True, exist_ok=True)
     for leftover in work_dir.glob(f"{TEMP_PREFIX}*"):  # from a killed run
         shutil.rmtree(leftover, ignore_errors=True)
     tag = _source_tag(source)
-    segments = []
-    with Source(source) as src:
-        for done, rally in enumerate(rallies, start=1):
+    segments, pending = [], []
+    with Source(source) as src, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for rally in rallies:
             start = max(0.0, rally.start - pad_before)
             end = max(start, min(video.duration, rally.end + pad_after))
             path = work_dir / f"{rally.name}-{round(start * 1000):08d}-{round(end * 1000):08d}-{tag}.mp4"
             if not path.exists():  # only complete segments ever get this name
-                _cut(src, source, video, start, end, path)
+                pending.append(pool.submit(_cut, source, src.facts, *_plan(src, video, start, end), path))
             segments.append(Segment(rally.index, path, start, end))
-            progress("cutting", done / len(rallies))
+        for done, future in enumerate(as_completed(pending), start=1):
+            future.result()
+            progress("cutting", done / len(pending))
+    if not pending:  # every segment was there already
+        progress("cutting", 1.0)
     return segments
 
 
-def _cut(src: Source, source: Path, video: VideoInfo, start: float, end: float, path: Path) -> None:
+def _plan(src: Source, video: VideoInfo, start: float, end: float) -> tuple[list, int, int, int, Plan]:
     facts = src.facts
     a, b = facts.ticks(start + video.ffmpeg_offset), facts.ticks(end + video.ffmpeg_offset)
     tolerance = max(1, min(facts.interval // 4, round(TIME_TOLERANCE / facts.time_base)))
     packets = src.scan(a, b)
-    plan = plan_cut(packets, a, b, tolerance, facts.smart_cuttable)
+    return packets, a, b, tolerance, plan_cut(packets, a, b, tolerance, facts.smart_cuttable)
+
+
+def _cut(source: Path, facts: Facts, packets: list, a: int, b: int, tolerance: int, plan: Plan, path: Path) -> None:
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=f"{TEMP_PREFIX}{path.stem}-") as tmp:
         out = Path(tmp) / "segment.mp4"
         _write(source, facts, plan, out)

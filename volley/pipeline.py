@@ -75,7 +75,8 @@ def _build_clips(source: Path, analysis: Analysis, out_dir: Path, options: Optio
     scratch = Path(tempfile.mkdtemp(prefix="game-", dir=options.work_dir))
     try:
         segments = export_rallies(
-            source, analysis.video, analysis.rallies, scratch, options.pad_before, options.pad_after, progress
+            source, analysis.video, analysis.rallies, scratch, options.pad_before, options.pad_after, progress,
+            jobs=options.jobs,
         )
         outputs = build_outputs(segments, analysis.rallies, out_dir, options.best, progress)
     finally:
