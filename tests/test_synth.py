@@ -208,11 +208,14 @@ def test_different_seeds_give_different_games(games):
     assert _flat(a.rallies) != pytest.approx(_flat(b.rallies), abs=0.5)
 
 
-def test_at_least_a_fifth_of_the_rallies_are_short(tmp_path):
-    scene = Scene(GameSpec(seed=5, width=160, height=90, rallies=10))
-    lengths = [e - s for s, e in scene.plan.rallies]
-    assert sum(1.0 <= d <= 3.0 for d in lengths) >= 2
-    assert any(d > 4.0 for d in lengths)
+def test_games_hold_short_rallies_as_well_as_long_ones(tmp_path):
+    lengths = []
+    for seed in range(1, 6):
+        scene = Scene(GameSpec(seed=seed, width=160, height=90, rallies=10))
+        lengths += [e - s for s, e in scene.plan.rallies]
+    # Aces and serves into the net: under 3 s, but still a ball in flight.
+    assert sum(0.5 <= d <= 3.0 for d in lengths) >= 0.15 * len(lengths)
+    assert sum(d > 4.0 for d in lengths) >= 0.5 * len(lengths)
 
 
 def test_an_endline_camera_sees_the_whole_court_and_the_net():

@@ -35,8 +35,8 @@ ANALYSIS_HEIGHT = 360
 #: A rally keeps going through this many seconds without the ball in play: the ball
 #: is lost against the crowd, the ceiling or a player for a second or two.
 RALLY_GAP = 3.5
-#: Shorter stretches of play are not rallies (a serve into the net takes about 1.3 s).
-MIN_RALLY = 1.0
+#: Shorter stretches of play are not rallies (a serve into the net lasts about 1 s).
+MIN_RALLY = 0.7
 #: Games shorter than this cannot hold a rally; the CLI says so instead of guessing.
 MIN_VIDEO_SECONDS = 1.0
 #: Frames are analysed at most this often per second; 50/60 fps sources are analysed
