@@ -33,7 +33,7 @@ class Frame:
 class DecodeStats:
     frames: int = 0  # frames decoded
     analysed: int = 0  # frames handed to the detector
-    first_pts: float | None = None
+    first_pts: int | None = None  # in the stream's time base
     last_t: float = 0.0
     frame_step: float = 0.0  # median spacing of decoded frames (s)
     every_frame: bool = True  # False when non-reference frames were skipped
@@ -125,10 +125,11 @@ class FrameSource:
             for frame in container.decode(stream):
                 if frame.pts is None:
                     continue  # a frame without a timestamp cannot be placed on the timeline
-                pts_seconds = float(frame.pts * time_base)
                 if self.stats.first_pts is None:
-                    self.stats.first_pts = pts_seconds
-                t = pts_seconds - self.stats.first_pts
+                    self.stats.first_pts = frame.pts
+                # Subtract in ticks, then convert: the same frame gets the same time
+                # whatever the file's start time (no float rounding of a big offset).
+                t = float((frame.pts - self.stats.first_pts) * time_base)
                 self.stats.frames += 1
                 if previous is not None and len(steps) < 500:
                     steps.append(t - previous)
