@@ -18,6 +18,7 @@ import numpy as np
 
 from volley import defaults
 from volley.exceptions import TruncatedVideo
+from volley.timecode import Timecode
 from vproc.probe import open_container, video_stream
 
 
@@ -129,7 +130,7 @@ class FrameSource:
                     self.stats.first_pts = frame.pts
                 # Subtract in ticks, then convert: the same frame gets the same time
                 # whatever the file's start time (no float rounding of a big offset).
-                t = float((frame.pts - self.stats.first_pts) * time_base)
+                t = Timecode.from_pts(frame.pts - self.stats.first_pts, time_base).seconds
                 self.stats.frames += 1
                 if previous is not None and len(steps) < 500:
                     steps.append(t - previous)
