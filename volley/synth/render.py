@@ -15,8 +15,8 @@ from volley.synth.backdrop import Backdrop
 from volley.synth.camera import place_camera
 from volley.synth.figures import N_JOINTS, Painter, skeleton
 from volley.synth.game import Plan
-from volley.synth.motion import Person
 from volley.synth.encoder import EncoderProcess, Job, Light
+from volley.synth.motion import Person
 from volley.synth.spec import GameSpec, Truth
 from volley.synth.venue import BALL_R, make_venue
 
@@ -34,6 +34,9 @@ def render_game(path: Path, spec: GameSpec, progress: Callable[[float], None] | 
 
 
 class Scene:
+    """One game ready to draw: camera, venue, plan, the static background and the
+    picture effects (tripod bumps, light, grain). `draw(t)` gives any frame."""
+
     def __init__(self, spec: GameSpec):
         self.spec = spec
         rng = np.random.default_rng(spec.seed)
