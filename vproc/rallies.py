@@ -96,16 +96,12 @@ class FlightFacts:
 
 def _velocity(flight: Flight, *, at_end: bool) -> tuple[tuple[float, float], float]:
     """Image velocity (vx, vy in px/s, down positive) and speed at the flight's start or end."""
-    t = flight.t - flight.t[0]
-    at = t[-1] if at_end else 0.0
-    vx, vy = (float(np.polyval(np.polyder(np.polyfit(t, v, 2)), at)) for v in (flight.x, flight.y))
+    vx, vy = flight.velocity(flight.end if at_end else flight.start)
     return (vx, vy), float(np.hypot(vx, vy))
 
 
 def describe(flight: Flight, height: int) -> FlightFacts:
-    t = flight.t - flight.t[0]
-    ax = 2 * np.polyfit(t, flight.x, 2)[0]
-    ay = 2 * np.polyfit(t, flight.y, 2)[0]
+    ax, ay = flight.acceleration()
     speeds = flight.speeds()
     return FlightFacts(
         flight=flight,

@@ -12,6 +12,7 @@ old flight loses the ball and a new one starts there. A closed track becomes a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -98,15 +99,30 @@ class Flight:
     def displacement(self) -> float:
         return float(np.hypot(self.x[-1] - self.x[0], self.y[-1] - self.y[0]))
 
+    @cached_property
+    def fit(self) -> np.ndarray:
+        """The parabola through the flight: rows a, b, c and columns x, y of
+        a·s² + b·s + c, with s the seconds since the flight's start."""
+        return np.polyfit(self.t - self.t[0], np.stack([self.x, self.y], axis=1), 2)
+
+    def acceleration(self) -> tuple[float, float]:
+        """(ax, ay) in pixels per s², down positive."""
+        return float(2 * self.fit[0, 0]), float(2 * self.fit[0, 1])
+
+    def velocity(self, t: float) -> tuple[float, float]:
+        """(vx, vy) in pixels per s at `t`, from the parabola."""
+        s = t - self.t[0]
+        return float(2 * self.fit[0, 0] * s + self.fit[1, 0]), float(2 * self.fit[0, 1] * s + self.fit[1, 1])
+
     def position(self, t: float) -> tuple[float, float]:
         """Where the ball was at `t` (within the flight): the detection, or the
         parabola through the flight where the detector missed it."""
         i = int(np.searchsorted(self.t, t))
         if i < len(self.t) and abs(self.t[i] - t) < 1e-6:
             return float(self.x[i]), float(self.y[i])
-        s = self.t - self.t[0]
-        cx, cy = np.polyfit(s, self.x, 2), np.polyfit(s, self.y, 2)
-        return float(np.polyval(cx, t - self.t[0])), float(np.polyval(cy, t - self.t[0]))
+        s = t - self.t[0]
+        x, y = self.fit[0] * s * s + self.fit[1] * s + self.fit[2]
+        return float(x), float(y)
 
 
 class BallTracker:
