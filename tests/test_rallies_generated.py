@@ -18,6 +18,8 @@ import pytest
 from volley.evaluation import Score, score
 from volley.synth import GameSpec, render_game
 from vproc.analyse import analyse
+from vproc.flightmodel import FlightModel
+from vproc.train import evaluate, track_game, train
 
 GAMES = [
     GameSpec(seed=21, width=640, height=360, fps=30.0, rallies=3, view="endline", setting="indoor"),
@@ -75,3 +77,14 @@ def test_it_writes_rallies_track_clips_posters_digest_and_best_reel(games, tmp_p
         best_rally = max(rallies, key=lambda r: r["score"])
         clip_length = best_rally["end"] - best_rally["start"]
         assert float(best.duration) / av.time_base >= clip_length  # one rally plus padding
+
+
+@pytest.mark.slow
+def test_the_training_script_learns_from_a_generated_game(games, tmp_path):
+    game = track_game(games[2][0])
+    labels = game.labels()
+    assert 0 < labels.sum() < len(labels)  # both kinds of flight are there to learn from
+    model = train([game])
+    model.save(tmp_path / "model.json")
+    assert FlightModel.load(tmp_path / "model.json") == model
+    assert evaluate(model, [game]).f1 >= F1_FLOOR

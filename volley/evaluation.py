@@ -66,14 +66,15 @@ class Score:
         )
 
 
-def score(found: list[Interval], true: list[Interval], min_iou: float = 0.5) -> Score:
+def matches(found: list[Interval], true: list[Interval], min_iou: float = 0.5) -> list[tuple[int, int]]:
+    """Pairs (found index, true index) matched one-to-one, best IoU first."""
     pairs = sorted(
         ((iou(f, t), i, j) for i, f in enumerate(found) for j, t in enumerate(true)),
         reverse=True,
     )
     used_f: set[int] = set()
     used_t: set[int] = set()
-    starts, ends = [], []
+    matched = []
     for overlap, i, j in pairs:
         if overlap < min_iou:
             break
@@ -81,6 +82,12 @@ def score(found: list[Interval], true: list[Interval], min_iou: float = 0.5) -> 
             continue
         used_f.add(i)
         used_t.add(j)
-        starts.append(abs(found[i][0] - true[j][0]))
-        ends.append(abs(found[i][1] - true[j][1]))
-    return Score(len(true), len(found), len(used_f), tuple(starts), tuple(ends))
+        matched.append((i, j))
+    return matched
+
+
+def score(found: list[Interval], true: list[Interval], min_iou: float = 0.5) -> Score:
+    matched = matches(found, true, min_iou)
+    starts = tuple(abs(found[i][0] - true[j][0]) for i, j in matched)
+    ends = tuple(abs(found[i][1] - true[j][1]) for i, j in matched)
+    return Score(len(true), len(found), len(matched), starts, ends)

@@ -19,7 +19,7 @@ from volley.progress import Progress, silent
 from vproc.decode import FrameSource
 from vproc.detector import BallDetector
 from vproc.probe import probe
-from vproc.rallies import describe, find_rallies
+from vproc.rallies import find_rallies, play_flights
 from vproc.tracker import BallTracker, Flight
 
 STAGE = "analysing"
@@ -45,13 +45,21 @@ class BallTrack:
     scale: float  # analysis pixels -> source (display) pixels
     source: FrameSource
 
+    @property
+    def frame_rate(self) -> float:
+        """Analysed frames per second (fewer than the video's when frames are skipped)."""
+        times = self.frame_times
+        return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 1.0
+
+    def play(self) -> list[Flight]:
+        """The flights the flight model takes for the ball in play."""
+        return play_flights(self.flights, self.width, self.height, self.frame_rate)
+
     def points(self, play_only: bool = True) -> list[BallPoint]:
         """The ball in source pixels at every analysed frame inside a flight."""
         times = np.asarray(self.frame_times)
         points = []
-        for flight in self.flights:
-            if play_only and not describe(flight, self.height).is_play:
-                continue
+        for flight in self.play() if play_only else self.flights:
             inside = times[(times >= flight.start - 1e-6) & (times <= flight.end + 1e-6)]
             for t in inside:
                 x, y = flight.position(float(t))
@@ -74,7 +82,13 @@ def analyse(
     track = track_ball(path, video, progress)
     video = _as_decoded(path, video, track.source)
     rallies = find_rallies(
-        track.flights, track.width, track.height, gap=gap, min_rally=min_rally, source_scale=track.scale
+        track.flights,
+        track.width,
+        track.height,
+        frame_rate=track.frame_rate,
+        gap=gap,
+        min_rally=min_rally,
+        source_scale=track.scale,
     )
     progress(STAGE, 1.0)
     return Analysis(video=video, track=track.points(), rallies=rallies)

@@ -105,6 +105,12 @@ class Flight:
         a·s² + b·s + c, with s the seconds since the flight's start."""
         return np.polyfit(self.t - self.t[0], np.stack([self.x, self.y], axis=1), 2)
 
+    def roughness(self) -> float:
+        """RMS distance of the detections from the parabola (analysis pixels)."""
+        s = self.t - self.t[0]
+        fitted = np.outer(s * s, self.fit[0]) + np.outer(s, self.fit[1]) + self.fit[2]
+        return float(np.sqrt(np.mean(np.square(np.stack([self.x, self.y], axis=1) - fitted).sum(axis=1))))
+
     def acceleration(self) -> tuple[float, float]:
         """(ax, ay) in pixels per s², down positive."""
         return float(2 * self.fit[0, 0]), float(2 * self.fit[0, 1])
