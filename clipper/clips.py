@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from clipper.files import replacing
-from clipper.media import Media
+from clipper.media import Media, is_faststart
 from volley import defaults
 from volley.ffmpeg import run_ffmpeg
 
@@ -17,10 +18,14 @@ WEB_ENCODE = [
 
 
 def write_clip(segment: Path, media: Media, clip: Path) -> None:
-    """Remux the segment with the index (moov) first, so playback starts before the
-    download ends; re-encode only if a browser could not play it."""
+    """The segment with the index (moov) first, so playback starts before the
+    download ends: copied when it is so already, remuxed when not, re-encoded only
+    if a browser could not play it."""
     codecs = ["-c", "copy"] if media.web_ready else WEB_ENCODE
     with replacing(clip) as tmp:
+        if media.web_ready and is_faststart(segment):
+            shutil.copyfile(segment, tmp)
+            return
         run_ffmpeg(
             ["-i", str(segment), "-map", "0:v:0", "-map", "0:a:0?", *codecs,
              "-movflags", "+faststart", "-f", "mp4", str(tmp)]

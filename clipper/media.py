@@ -35,6 +35,24 @@ class Media:
         return self.video == other.video and self.audio == other.audio
 
 
+def is_faststart(path: Path) -> bool:
+    """True when the MP4's index (moov) comes before its media data (mdat), so a
+    browser can start playing before the download ends. Reads box headers only."""
+    with open(path, "rb") as f:
+        while header := f.read(8):
+            if len(header) < 8:
+                return False
+            size, kind = int.from_bytes(header[:4], "big"), header[4:8]
+            if kind in (b"moov", b"mdat"):
+                return kind == b"moov"
+            if size == 1:  # a 64-bit size follows the type
+                size = int.from_bytes(f.read(8), "big") - 8
+            if size < 8:
+                return False
+            f.seek(size - 8, 1)
+    return False
+
+
 def probe(path: Path) -> Media:
     """Read a media file's streams; a file FFmpeg's libraries cannot read is an FFmpegError
     like any other ffmpeg failure (it names the file and FFmpeg's message)."""

@@ -78,4 +78,6 @@ def join(source: Path, facts: Facts, plan: Plan, files: list[Path], out: Path) -
         maps += ["-map", "1:a:0", "-c:a", "aac", "-b:a", defaults.AAC_BITRATE]
     if facts.rotation:
         maps += ["-metadata:s:v:0", f"rotate={facts.rotation}"]
-    run_ffmpeg([*inputs, *maps, "-f", "mp4", str(out)])
+    # The index first (faststart): a segment is then already what a browser streams,
+    # and clipper copies it instead of remuxing it.
+    run_ffmpeg([*inputs, *maps, "-movflags", "+faststart", "-f", "mp4", str(out)])

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from clipper import build_outputs
+from clipper.media import is_faststart
 from framer import export_rallies
 from tests.conftest import (
     decode_errors, ffprobe, frame_numbers, read_number, stream_durations, stream_rotation, sync_errors,
@@ -198,3 +199,13 @@ def test_it_reports_progress_up_to_done(built, tmp_path):
     build_outputs(segments[:2], rallies[:2], tmp_path, 1, lambda stage, f: seen.append((stage, f)))
     fractions = [f for stage, f in seen if stage == "building"]
     assert len(fractions) == len(seen) and fractions == sorted(fractions) and fractions[-1] == 1.0
+
+
+def test_it_tells_a_faststart_file_from_one_with_the_index_at_the_end(built, still_video, tmp_path):
+    segments = built[0]
+    assert all(is_faststart(s.path) for s in segments)  # framer writes them ready to stream
+    assert top_level_boxes(still_video).index("mdat") < top_level_boxes(still_video).index("moov")
+    assert not is_faststart(still_video)
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    assert not is_faststart(empty)
