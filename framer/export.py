@@ -14,7 +14,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from fractions import Fraction
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from volley.progress import Progress, silent
 #: this much of a requested time counts as being at it.
 TIME_TOLERANCE = Fraction(1, 1000)
 #: Bump when the cutting changes, so segments cut by an older framer are not reused.
-CUT_VERSION = 1
+CUT_VERSION = 2
 #: Segments are made in a folder named so, then moved into place.
 TEMP_PREFIX = ".volley-cut-"
 
@@ -44,29 +44,70 @@ def export_rallies(
     pad_after: float,
     progress: Progress = silent,
     jobs: int = 1,
+    cutter: "Cutter | None" = None,
 ) -> list[Segment]:
     """Cut each rally's padded range from `source` into `work_dir`; one Segment per rally.
     Cuts are planned one after the other (one reader of the source) and up to `jobs`
-    of them are written at once (each is an ffmpeg process)."""
-    work_dir.mkdir(parents=True, exist_ok=True)
-    for leftover in work_dir.glob(f"{TEMP_PREFIX}*"):  # from a killed run
-        shutil.rmtree(leftover, ignore_errors=True)
-    tag = _source_tag(source)
+    of them are written at once (each is an ffmpeg process). A `cutter` that was
+    given some of the ranges early (while the game was still being analysed) is
+    reused: those cuts are waited for, not made again."""
+    if cutter is None:
+        with Cutter(source, video, work_dir, jobs) as own:
+            return export_rallies(source, video, rallies, work_dir, pad_before, pad_after, progress, cutter=own)
     segments, pending = [], []
-    with Source(source) as src, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for rally in rallies:
-            start = max(0.0, rally.start - pad_before)
-            end = max(start, min(video.duration, rally.end + pad_after))
-            path = work_dir / f"{rally.name}-{round(start * 1000):08d}-{round(end * 1000):08d}-{tag}.mp4"
-            if not path.exists():  # only complete segments ever get this name
-                pending.append(pool.submit(_cut, source, src.facts, *_plan(src, video, start, end), path))
-            segments.append(Segment(rally.index, path, start, end))
-        for done, future in enumerate(as_completed(pending), start=1):
-            future.result()
-            progress("cutting", done / len(pending))
+    for rally in rallies:
+        start, end = padded(rally, video, pad_before, pad_after)
+        path, future = cutter.cut(start, end)
+        if future is not None:
+            pending.append(future)
+        segments.append(Segment(rally.index, path, start, end))
+    for done, future in enumerate(as_completed(pending), start=1):
+        future.result()
+        progress("cutting", done / len(pending))
     if not pending:  # every segment was there already
         progress("cutting", 1.0)
     return segments
+
+
+def padded(rally: Rally, video: VideoInfo, pad_before: float, pad_after: float) -> tuple[float, float]:
+    """The range of a rally's segment: padded, clamped to the video."""
+    start = max(0.0, rally.start - pad_before)
+    return start, max(start, min(video.duration, rally.end + pad_after))
+
+
+class Cutter:
+    """Writes segments of one source into a work directory, `jobs` at a time, in the
+    background. `cut(start, end)` may be called as soon as a range is known, and
+    again for the same range: each range is cut once."""
+
+    def __init__(self, source: Path, video: VideoInfo, work_dir: Path, jobs: int = 1):
+        self.source, self.video, self.work_dir = Path(source), video, Path(work_dir)
+        self.jobs = max(1, jobs)
+        self._futures: dict[Path, Future] = {}
+
+    def __enter__(self) -> "Cutter":
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        for leftover in self.work_dir.glob(f"{TEMP_PREFIX}*"):  # from a killed run
+            shutil.rmtree(leftover, ignore_errors=True)
+        self._tag = _source_tag(self.source)
+        self._src = Source(self.source).__enter__()
+        self._pool = ThreadPoolExecutor(max_workers=self.jobs)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=exc[0] is not None)
+        self._src.__exit__(*exc)
+
+    def cut(self, start: float, end: float) -> tuple[Path, Future | None]:
+        """The segment's path, and the future of its cut unless it was finished before."""
+        path = self.work_dir / f"segment-{round(start * 1000):08d}-{round(end * 1000):08d}-{self._tag}.mp4"
+        if path in self._futures:
+            return path, self._futures[path]
+        if path.exists():  # only complete segments ever get this name
+            return path, None
+        future = self._pool.submit(_cut, self.source, self._src.facts, *_plan(self._src, self.video, start, end), path)
+        self._futures[path] = future
+        return path, future
 
 
 def _plan(src: Source, video: VideoInfo, start: float, end: float) -> tuple[list, int, int, int, Plan]:

@@ -61,7 +61,8 @@ class Plan:
 
 def plan_cut(packets: list[Packet], a: int, b: int, tolerance: int, copyable: bool) -> Plan:
     """Plan the frames shown over [a, b): from the frame showing at `a` to the last
-    one starting before `b` (`tolerance` absorbs rounding of the requested times)."""
+    one starting before `b` (`tolerance` absorbs rounding of the requested times),
+    except that a smart cut whose tail would be that last frame alone ends before it."""
     shown = sorted(p.pts for p in packets)
     before = [pts for pts in shown if pts <= a + tolerance]
     first = before[-1] if before else shown[0]
@@ -75,6 +76,10 @@ def plan_cut(packets: list[Packet], a: int, b: int, tolerance: int, copyable: bo
     if packets[start].pts > first:
         parts.append(_encoded(packets, wanted, first, packets[start].pts, _seek_before(packets, first)))
     body, rest = _copied(packets, start, last, end)
+    if rest is not None and rest == last:
+        # Re-encoding a one-frame tail costs decoding most of a GOP; ending one
+        # frame early instead keeps the cut within one frame of the requested end.
+        return Plan(tuple(parts) + (body,))
     parts.append(body)
     if rest is not None:
         parts.append(_encoded(packets, wanted, rest, end, _seek_idr(packets, start, body)))

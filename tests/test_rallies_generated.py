@@ -88,3 +88,12 @@ def test_the_training_script_learns_from_a_generated_game(games, tmp_path):
     model.save(tmp_path / "model.json")
     assert FlightModel.load(tmp_path / "model.json") == model
     assert evaluate(model, [game]).f1 >= F1_FLOOR
+
+
+@pytest.mark.slow
+def test_rallies_handed_on_early_are_the_ones_the_analysis_ends_with(games):
+    early = []
+    path, _ = games[0]
+    final = analyse(path, early=lambda video, rallies: early.extend(rallies)).rallies
+    assert early, "a game of three rallies settles at least one before its end"
+    assert {(r.start, r.end) for r in early} <= {(r.start, r.end) for r in final}

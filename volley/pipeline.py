@@ -12,11 +12,14 @@ import json
 import os
 import shutil
 import tempfile
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from volley import defaults, settings
-from volley.payloads import Rally
+from clipper import build_outputs
+from framer import Cutter, export_rallies, padded
+from volley.payloads import Rally, VideoInfo
 from volley.progress import Progress, Weighted, silent
 from vproc.analyse import Analysis, analyse
 
@@ -48,16 +51,42 @@ def process(source: Path, out_dir: Path, options: Options | None = None, progres
     options = options or Options()
     source, out_dir = Path(source), Path(out_dir)
     overall = Weighted(progress, STAGE_WEIGHTS)
-    analysis = analyse(source, overall)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    result = Result(analysis, out_dir, out_dir / "rallies.json", out_dir / "track.json")
-    write_json(result.track_json, {"frames": [p.to_dict() for p in analysis.track]})
-    entries = [_entry(r) for r in analysis.rallies]
-    if options.clips and analysis.rallies:
-        entries = _build_clips(source, analysis, out_dir, options, overall, result)
+    with ExitStack() as stack:
+        early = EarlyCuts(source, options, stack) if options.clips else None
+        analysis = analyse(source, overall, early=early)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        result = Result(analysis, out_dir, out_dir / "rallies.json", out_dir / "track.json")
+        write_json(result.track_json, {"frames": [p.to_dict() for p in analysis.track]})
+        entries = [_entry(r) for r in analysis.rallies]
+        if early is not None and analysis.rallies:
+            entries = _build_clips(source, analysis, out_dir, options, overall, result, early)
     write_json(result.rallies_json, {"video": analysis.video.public(), "rallies": entries})
     progress("done", 1.0)
     return result
+
+
+class EarlyCuts:
+    """Starts cutting the rallies that analysis has settled while it still decodes the
+    rest of the game: decoding leaves part of the CPU idle, and the cuts fill it.
+    Owns the run's scratch directory (removed when `stack` closes) and the cutter."""
+
+    def __init__(self, source: Path, options: Options, stack: ExitStack):
+        self.source, self.options, self.stack = source, options, stack
+        self.cutter: Cutter | None = None
+        self.scratch: Path | None = None
+
+    def __call__(self, video: VideoInfo, rallies: list[Rally]) -> None:
+        cutter = self.open(video)
+        for rally in rallies:
+            cutter.cut(*padded(rally, video, self.options.pad_before, self.options.pad_after))
+
+    def open(self, video: VideoInfo) -> Cutter:
+        if self.cutter is None:
+            self.options.work_dir.mkdir(parents=True, exist_ok=True)
+            self.scratch = Path(tempfile.mkdtemp(prefix="game-", dir=self.options.work_dir))
+            self.stack.callback(shutil.rmtree, self.scratch, ignore_errors=True)
+            self.cutter = self.stack.enter_context(Cutter(self.source, video, self.scratch, self.options.jobs))
+        return self.cutter
 
 
 def _entry(rally: Rally, clip: str | None = None, poster: str | None = None) -> dict:
@@ -67,20 +96,15 @@ def _entry(rally: Rally, clip: str | None = None, poster: str | None = None) -> 
     return entry
 
 
-def _build_clips(source: Path, analysis: Analysis, out_dir: Path, options: Options, progress: Progress, result: Result) -> list[dict]:
-    from clipper import build_outputs
-    from framer import export_rallies
-
-    options.work_dir.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix="game-", dir=options.work_dir))
-    try:
-        segments = export_rallies(
-            source, analysis.video, analysis.rallies, scratch, options.pad_before, options.pad_after, progress,
-            jobs=options.jobs,
-        )
-        outputs = build_outputs(segments, analysis.rallies, out_dir, options.best, progress)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+def _build_clips(
+    source: Path, analysis: Analysis, out_dir: Path, options: Options, progress: Progress, result: Result, early: EarlyCuts
+) -> list[dict]:
+    cutter = early.open(analysis.video)
+    segments = export_rallies(
+        source, analysis.video, analysis.rallies, cutter.work_dir, options.pad_before, options.pad_after, progress,
+        cutter=cutter,
+    )
+    outputs = build_outputs(segments, analysis.rallies, out_dir, options.best, progress)
     result.digest, result.best = outputs.digest, outputs.best
     return [
         _entry(r, _relative(outputs.clips.get(r.index), out_dir), _relative(outputs.posters.get(r.index), out_dir))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from vproc.decode import FrameSource
 from vproc.detector import BallDetector
 from vproc.probe import probe
 from vproc.rallies import find_rallies, play_flights
+from vproc.flightmodel import NEIGHBOURHOOD
 from vproc.tracker import BallTracker, Flight
 
 STAGE = "analysing"
@@ -74,12 +76,17 @@ def analyse(
     *,
     gap: float = defaults.RALLY_GAP,
     min_rally: float = defaults.MIN_RALLY,
+    early: Callable[[VideoInfo, list[Rally]], None] | None = None,
 ) -> Analysis:
+    """Find the ball and the rallies. `early`, when given, hears of rallies that later
+    frames can no longer change while decoding goes on (so their cuts can start at
+    once); the returned rallies are the final word and include them."""
     path = Path(path)
     video = probe(path)
     if video.duration < defaults.MIN_VIDEO_SECONDS:
         raise VideoTooShort(f"{path.name}: the video is {video.duration:.2f} s long; a rally needs more")
-    track = track_ball(path, video, progress)
+    settler = EarlyRallies(lambda rallies: early(video, rallies), gap, min_rally) if early else None
+    track = track_ball(path, video, progress, settler)
     video = _as_decoded(path, video, track.source)
     rallies = find_rallies(
         track.flights,
@@ -94,7 +101,9 @@ def analyse(
     return Analysis(video=video, track=track.points(), rallies=rallies)
 
 
-def track_ball(path: Path, video: VideoInfo, progress: Progress = silent) -> BallTrack:
+def track_ball(
+    path: Path, video: VideoInfo, progress: Progress = silent, settler: "EarlyRallies | None" = None
+) -> BallTrack:
     """Decode the video once, detecting ball candidates and linking them into flights."""
     source = FrameSource(path, rotation=video.rotation)
     detector = BallDetector()
@@ -107,9 +116,42 @@ def track_ball(path: Path, video: VideoInfo, progress: Progress = silent) -> Bal
         tracker.update(detector.process_frame(frame.t, frame.image))
         if source.stats.analysed % 30 == 0:
             progress(STAGE, frame.t / max(video.duration, 1e-3))
+            if settler is not None:
+                settler.update(tracker, width, height, video.width / width)
     if tracker is None:
         return BallTrack([], [], 0, 0, 1.0, source)
     return BallTrack(tracker.finish(), tracker.frame_times, width, height, video.width / width, source)
+
+
+class EarlyRallies:
+    """Rallies found while the video is still being decoded, handed on as soon as no
+    later frame can change them. Every SETTLE_EVERY seconds of video it reruns rally
+    finding over a window of settled flights and passes on the rallies that end far
+    enough before the settled horizon: past the rally gap and the flight model's
+    neighbourhood, nothing later can join them or change how their flights score."""
+
+    SETTLE_EVERY = 20.0  # seconds of video between reruns
+    WINDOW = 60.0  # seconds of settled flights looked at before the horizon
+
+    def __init__(self, hand_on: Callable[[list[Rally]], None], gap: float, min_rally: float):
+        self.hand_on, self.gap, self.min_rally = hand_on, gap, min_rally
+        self.next_at = self.SETTLE_EVERY
+
+    def update(self, tracker: BallTracker, width: int, height: int, scale: float) -> None:
+        now = tracker.frame_times[-1] if tracker.frame_times else 0.0
+        if now < self.next_at:
+            return
+        self.next_at = now + self.SETTLE_EVERY
+        margin = self.gap + NEIGHBOURHOOD + 1.0
+        flights, horizon = tracker.settled(since=now - self.WINDOW)
+        frame_rate = len(tracker.frame_times) / max(now, 1e-3)
+        found = find_rallies(
+            flights, width, height, frame_rate=frame_rate, gap=self.gap, min_rally=self.min_rally, source_scale=scale
+        )
+        # Rallies near the window's start may lack flights before it; the previous
+        # rerun passed those on already.
+        window_start = min((f.start for f in flights), default=horizon)
+        self.hand_on([r for r in found if r.start > window_start + margin and r.end + margin < horizon])
 
 
 def _as_decoded(path: Path, video: VideoInfo, source: FrameSource) -> VideoInfo:

@@ -160,6 +160,16 @@ class BallTracker:
         self.pieces = []
         return self.flights
 
+    def settled(self, since: float) -> tuple[list[Flight], float]:
+        """The flights from `since` on that later frames can no longer change, and the
+        time up to which that holds (before the oldest live track began, and far
+        enough back that no piece still to come could be stitched on)."""
+        now = self.frame_times[-1] if self.frame_times else 0.0
+        horizon = min([now - MAX_MISS - STITCH_GAP] + [track.points[0].t for track in self.tracks])
+        recent = [piece for piece in self.pieces if piece.end >= since]
+        flights = [f for f in _stitched(recent) if f.end < horizon and self._is_flight(f)]
+        return flights, horizon
+
     def _is_flight(self, flight: Flight) -> bool:
         return (
             len(flight.t) >= MIN_POINTS
