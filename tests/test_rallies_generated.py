@@ -26,8 +26,8 @@ GAMES = [
     GameSpec(seed=22, width=640, height=360, fps=25.0, rallies=3, view="side", setting="indoor"),
     GameSpec(seed=23, width=640, height=360, fps=30.0, rallies=3, view="endline", setting="beach"),
 ]
-F1_FLOOR = 0.5
-BOUNDARY_CEILING = 2.0
+F1_FLOOR = 0.6
+BOUNDARY_CEILING = 0.5  # the target itself
 
 
 @pytest.fixture(scope="module")
