@@ -32,9 +32,6 @@ WEB_PIX_FMTS = ("yuv420p", "yuvj420p")
 #: Frames are analysed at this height (pixels), keeping the aspect ratio: the ball is
 #: still 3+ px at 4K-to-this scale, and detection costs far less than at full size.
 ANALYSIS_HEIGHT = 360
-#: A rally keeps going through this many seconds without the ball in play: the ball
-#: is lost against the crowd, the ceiling or a player for a second or two.
-RALLY_GAP = 3.5
 #: Shorter stretches of play are not rallies (a serve into the net lasts about 1 s).
 MIN_RALLY = 0.7
 #: Games shorter than this cannot hold a rally; the CLI says so instead of guessing.

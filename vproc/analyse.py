@@ -22,6 +22,7 @@ from vproc.detector import BallDetector
 from vproc.probe import probe
 from vproc.rallies import find_rallies, play_flights
 from vproc.flightmodel import NEIGHBOURHOOD
+from vproc.moments import CONTEXT
 from vproc.tracker import BallTracker, Flight
 
 STAGE = "analysing"
@@ -74,7 +75,6 @@ def analyse(
     path: Path,
     progress: Progress = silent,
     *,
-    gap: float = defaults.RALLY_GAP,
     min_rally: float = defaults.MIN_RALLY,
     early: Callable[[VideoInfo, list[Rally]], None] | None = None,
 ) -> Analysis:
@@ -85,7 +85,7 @@ def analyse(
     video = probe(path)
     if video.duration < defaults.MIN_VIDEO_SECONDS:
         raise VideoTooShort(f"{path.name}: the video is {video.duration:.2f} s long; a rally needs more")
-    settler = EarlyRallies(lambda rallies: early(video, rallies), gap, min_rally) if early else None
+    settler = EarlyRallies(lambda rallies: early(video, rallies), min_rally) if early else None
     track = track_ball(path, video, progress, settler)
     video = _as_decoded(path, video, track.source)
     rallies = find_rallies(
@@ -93,7 +93,7 @@ def analyse(
         track.width,
         track.height,
         frame_rate=track.frame_rate,
-        gap=gap,
+        until=video.duration,
         min_rally=min_rally,
         source_scale=track.scale,
     )
@@ -127,14 +127,14 @@ class EarlyRallies:
     """Rallies found while the video is still being decoded, handed on as soon as no
     later frame can change them. Every SETTLE_EVERY seconds of video it reruns rally
     finding over a window of settled flights and passes on the rallies that end far
-    enough before the settled horizon: past the rally gap and the flight model's
-    neighbourhood, nothing later can join them or change how their flights score."""
+    enough before the settled horizon: past the moment model's context and the flight
+    model's neighbourhood, nothing later can change how they score."""
 
     SETTLE_EVERY = 20.0  # seconds of video between reruns
-    WINDOW = 60.0  # seconds of settled flights looked at before the horizon
+    WINDOW = 90.0  # seconds of settled flights looked at before the horizon
 
-    def __init__(self, hand_on: Callable[[list[Rally]], None], gap: float, min_rally: float):
-        self.hand_on, self.gap, self.min_rally = hand_on, gap, min_rally
+    def __init__(self, hand_on: Callable[[list[Rally]], None], min_rally: float):
+        self.hand_on, self.min_rally = hand_on, min_rally
         self.next_at = self.SETTLE_EVERY
 
     def update(self, tracker: BallTracker, width: int, height: int, scale: float) -> None:
@@ -142,16 +142,19 @@ class EarlyRallies:
         if now < self.next_at:
             return
         self.next_at = now + self.SETTLE_EVERY
-        margin = self.gap + NEIGHBOURHOOD + 1.0
-        flights, horizon = tracker.settled(since=now - self.WINDOW)
+        margin = CONTEXT + NEIGHBOURHOOD + 1.0
+        since = max(now - self.WINDOW, 0.0)
+        flights, horizon = tracker.settled(since=since)
         frame_rate = len(tracker.frame_times) / max(now, 1e-3)
         found = find_rallies(
-            flights, width, height, frame_rate=frame_rate, gap=self.gap, min_rally=self.min_rally, source_scale=scale
+            flights, width, height, frame_rate=frame_rate, since=since, until=horizon,
+            min_rally=self.min_rally, source_scale=scale,
         )
-        # Rallies near the window's start may lack flights before it; the previous
-        # rerun passed those on already.
-        window_start = min((f.start for f in flights), default=horizon)
-        self.hand_on([r for r in found if r.start > window_start + margin and r.end + margin < horizon])
+        # A window that does not reach back to the game's start lacks the flights
+        # before it: rallies near its start may differ, and the previous rerun passed
+        # those on already.
+        earliest = since + margin if since > 0 else 0.0
+        self.hand_on([r for r in found if r.start >= earliest and r.end + margin < horizon])
 
 
 def _as_decoded(path: Path, video: VideoInfo, source: FrameSource) -> VideoInfo:

@@ -5,27 +5,22 @@ bounces, balls thrown back, warm-up balls, heads and hands that happen to move
 smoothly. Hand-set thresholds on one property at a time (gravity, path length)
 kept too few in-play flights and too many others. This module turns each flight
 into a handful of scale-free numbers (`flight_features`) and weighs them with a
-small gradient-boosted tree ensemble (`FlightModel`) trained by `vproc/train.py`
-on generated games whose ball is known. Trees, not a linear model, because what
+small gradient-boosted tree ensemble (`vproc/trees.py`, held by `vproc/model.py`)
+trained by `vproc/train.py` on generated games whose ball is known. Trees, not a linear model, because what
 tells play apart is conditional (a low flight is play when it travels and
 rises, not when it hops on the spot): on 24 generated games a logistic
-regression over the same numbers reached rally F1 0.57, boosted trees 0.67. The weights live in `flight_model.json` next to this
-file; retrain them whenever the detector, the tracker or the features change.
+regression over the same numbers reached rally F1 0.57, boosted trees 0.67.
+Retrain (`python -m vproc.train`) whenever the detector, the tracker or the
+features change.
 
-No I/O apart from loading and saving the weights; numpy only.
+No I/O; numpy only.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
-from pathlib import Path
-
 import numpy as np
 
 from vproc.tracker import Flight
-
-MODEL_PATH = Path(__file__).with_name("flight_model.json")
 
 #: Flights this close in time (s) are a flight's neighbourhood: play keeps one ball
 #: in the air, a warm-up or a crowd of distractors keeps several.
@@ -92,128 +87,3 @@ def _context(flight: Flight, starts: np.ndarray, ends: np.ndarray) -> list[float
     near = (starts < flight.end + NEIGHBOURHOOD) & (ends > flight.start - NEIGHBOURHOOD)
     overlap = np.minimum(ends[near], flight.end + NEIGHBOURHOOD) - np.maximum(starts[near], flight.start - NEIGHBOURHOOD)
     return [float(concurrent), float(near.sum() - 1), float(overlap.sum() - flight.duration)]
-
-
-@dataclass(frozen=True)
-class FlightModel:
-    """Boosted trees over FEATURES, plus what rally finding learned alongside them
-    (see vproc/train.py). Every tree is complete and `DEPTH` deep: node i splits on
-    `features[i] > thresholds[i]` into children 2i+1 (no) and 2i+2 (yes); a node
-    that does not split has an infinite threshold. Leaves hold log-odds steps."""
-
-    features: tuple[str, ...]
-    base: float  # log-odds before any tree
-    split_features: tuple[tuple[int, ...], ...]  # per tree, per inner node
-    thresholds: tuple[tuple[float, ...], ...]
-    leaves: tuple[tuple[float, ...], ...]  # per tree, 2**DEPTH values
-    #: Keep flights at least this likely to be the ball in play.
-    threshold: float = 0.3
-    #: The tracker starts a flight a little after the contact (it needs three
-    #: detections, and the server's arm hides the ball) and loses it a little before
-    #: it lands (among the players' legs): rallies are widened by these (s).
-    lead: float = 0.0
-    tail: float = 0.0
-
-    def probabilities(self, rows: np.ndarray) -> np.ndarray:
-        """The chance that each flight (a row of `flight_features`) is the ball in play."""
-        logit = np.full(len(rows), self.base)
-        features, thresholds, leaves = (np.asarray(a) for a in (self.split_features, self.thresholds, self.leaves))
-        for tree in range(len(leaves)):
-            logit += leaves[tree][_leaf(rows, features[tree], thresholds[tree])]
-        return 1.0 / (1.0 + np.exp(-logit))
-
-    @classmethod
-    def load(cls, path: Path = MODEL_PATH) -> "FlightModel":
-        data = json.loads(Path(path).read_text())
-        model = cls(**{k: _tuples(v) for k, v in data.items()})
-        if model.features != FEATURES:
-            raise ValueError(f"{path}: trained on other features; retrain with vproc/train.py")
-        return model
-
-    def save(self, path: Path = MODEL_PATH) -> None:
-        Path(path).write_text(json.dumps(asdict(self), separators=(",", ":")) + "\n")
-
-
-def _tuples(value):
-    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
-
-
-#: Tree depth, number of trees, shrinkage, smallest leaf (summed p(1-p)), and the
-#: L2 penalty on leaf values: small, shallow and slow, as 4000 flights allow.
-DEPTH = 3
-TREES = 150
-RATE = 0.05
-MIN_LEAF = 5.0
-L2 = 1.0
-#: Split candidates per feature (quantiles of the training rows).
-BINS = 32
-
-
-def _leaf(rows: np.ndarray, features: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    node = np.zeros(len(rows), int)
-    for _ in range(DEPTH):
-        node = 2 * node + 1 + (rows[np.arange(len(rows)), features[node]] > thresholds[node])
-    return node - (2**DEPTH - 1)
-
-
-def fit(rows: np.ndarray, labels: np.ndarray) -> FlightModel:
-    """Gradient boosting on the logistic loss (Newton steps per leaf); `labels` are
-    True for flights of the ball in play."""
-    y = labels.astype(float)
-    prior = min(max(y.mean(), 1e-3), 1 - 1e-3)
-    base = float(np.log(prior / (1 - prior)))
-    edges = [np.unique(np.quantile(column, np.linspace(0, 1, BINS + 1)[1:-1])) for column in rows.T]
-    binned = np.stack([np.searchsorted(e, column, side="left") for e, column in zip(edges, rows.T)], axis=1)
-    logit = np.full(len(y), base)
-    trees = []
-    for _ in range(TREES):
-        p = 1.0 / (1.0 + np.exp(-logit))
-        features, thresholds, leaves = _grow(binned, edges, p - y, p * (1 - p))
-        logit += leaves[_leaf(rows, features, thresholds)]
-        trees.append((features, thresholds, leaves))
-    return FlightModel(
-        FEATURES,
-        base,
-        tuple(tuple(int(v) for v in t[0]) for t in trees),
-        tuple(tuple(float(v) for v in t[1]) for t in trees),
-        tuple(tuple(round(float(v), 6) for v in t[2]) for t in trees),
-    )
-
-
-def _grow(binned: np.ndarray, edges: list[np.ndarray], gradient: np.ndarray, hessian: np.ndarray):
-    """One complete tree of DEPTH levels, splits chosen by the Newton gain."""
-    inner = 2**DEPTH - 1
-    features = np.zeros(inner, int)
-    thresholds = np.full(inner, np.inf)
-    leaves = np.zeros(2**DEPTH)
-    node = np.zeros(len(gradient), int)
-    for i in range(inner):
-        here = node == i
-        node[here] = 2 * i + 1
-        best = _best_split(binned[here], gradient[here], hessian[here], [len(e) for e in edges])
-        if best is not None:
-            features[i], b = best
-            thresholds[i] = edges[features[i]][b]
-            node[here & (binned[:, features[i]] > b)] = 2 * i + 2
-    for leaf in range(2**DEPTH):
-        at = node == inner + leaf
-        leaves[leaf] = -RATE * gradient[at].sum() / (hessian[at].sum() + L2)
-    return features, thresholds, leaves
-
-
-def _best_split(binned: np.ndarray, gradient: np.ndarray, hessian: np.ndarray, sizes: list[int]) -> tuple[int, int] | None:
-    """(feature, bin) of the best split of these rows: bins <= b go left. A feature
-    with `sizes[f]` edges has that many places to split."""
-    if hessian.sum() < 2 * MIN_LEAF:
-        return None
-    g_all, h_all = gradient.sum(), hessian.sum()
-    best, best_gain = None, 1e-9
-    for f in range(binned.shape[1]):
-        g = np.cumsum(np.bincount(binned[:, f], gradient, minlength=BINS))[:-1]
-        h = np.cumsum(np.bincount(binned[:, f], hessian, minlength=BINS))[:-1]
-        ok = (h >= MIN_LEAF) & (h_all - h >= MIN_LEAF) & (np.arange(BINS - 1) < sizes[f])
-        gain = np.where(ok, g**2 / (h + L2) + (g_all - g) ** 2 / (h_all - h + L2), -np.inf) - g_all**2 / (h_all + L2)
-        b = int(np.argmax(gain))
-        if gain[b] > best_gain:
-            best, best_gain = (f, b), float(gain[b])
-    return best

@@ -1,30 +1,40 @@
-"""Train the flight model on generated games whose ball is known.
+"""Train the rally model (`vproc/model.py`) on generated games whose ball is known.
 
-    .venv/bin/python -m vproc.train [--games 36] [--seed-base 500] [--out vproc/flight_model.json]
+    .venv/bin/python -m vproc.train [--games 27] [--seed-base 500] [--out vproc/rally_model.json]
 
 Renders games with `volley.synth` (several views, settings, sizes and frame rates;
 cached under --work so a rerun only retrains), finds the flights in each with the
-real detector and tracker, labels a flight "in play" when most of its points lie
-on the known ball, and fits `vproc.flightmodel`. The rally threshold and how much
-the tracker misses at both ends of a rally are chosen on the same games. Seeds
-from 500 up: the tests use 21-23 and bench/accuracy.py 1000 up, so neither
-scores the model on games it was trained on.
+real detector and tracker, and fits the model's two steps:
+
+1. the flight trees: a flight is "in play" when most of its points lie on the
+   known ball;
+2. the moment trees: a moment is "in play" when it lies inside a known rally. They
+   learn from the flight trees' chances on games those trees did not see (k-fold),
+   since chances on their own training games are too confident to learn from.
+
+The threshold and merge gap that turn moments into rallies are picked on held-out
+folds too. Seeds from 500 up: the tests use 21-23 and bench/accuracy.py 1000 up,
+so neither scores the model on games it was trained on.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import pickle
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from volley.evaluation import Score, matches, score
+from volley import defaults
+from volley.evaluation import Score, score
 from volley.synth import GameSpec, Truth, render_game
 from vproc.analyse import track_ball
-from vproc.flightmodel import MODEL_PATH, FlightModel, fit, flight_features
+from vproc.flightmodel import FEATURES as FLIGHT_FEATURES, flight_features
+from vproc.model import MODEL_PATH, RallyModel
+from vproc.moments import FEATURES as MOMENT_FEATURES, moment_features, moment_times, segments
+from vproc.trees import fit
 from vproc.probe import probe
 from vproc.rallies import find_rallies
 from vproc.tracker import Flight
@@ -43,7 +53,10 @@ VARIANTS = (
 #: LABEL_RADIUS source pixels (per 360 analysis lines) of the true ball.
 LABEL_SHARE = 0.5
 LABEL_RADIUS = 5.0
-THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
+THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.6)
+MERGES = (0.5, 1.0, 2.0)
+#: Games are split into this many folds for the held-out chances.
+FOLDS = 4
 
 
 @dataclass
@@ -60,8 +73,17 @@ class Game:
     def labels(self) -> np.ndarray:
         return np.array([_on_the_ball(f, self.truth, self.scale) >= LABEL_SHARE for f in self.flights], bool)
 
-    def rallies(self, model: FlightModel) -> list[tuple[float, float]]:
-        found = find_rallies(self.flights, self.width, self.height, frame_rate=self.frame_rate, model=model)
+    def in_play(self, times: np.ndarray) -> np.ndarray:
+        """Whether each of `times` lies inside a true rally."""
+        inside = np.zeros(len(times), bool)
+        for start, end in self.truth.rallies:
+            inside |= (times >= start) & (times <= end)
+        return inside
+
+    def rallies(self, model: RallyModel) -> list[tuple[float, float]]:
+        found = find_rallies(
+            self.flights, self.width, self.height, frame_rate=self.frame_rate, until=self.truth.duration, model=model
+        )
         return [(r.start, r.end) for r in found]
 
 
@@ -76,41 +98,61 @@ def _on_the_ball(flight: Flight, truth: Truth, scale: float) -> float:
     return float((same_time & close).mean())
 
 
-def track_game(path: Path) -> Game:
-    """Run the real detector and tracker over a rendered game."""
+def track_game(path: Path, cache: bool = False) -> Game:
+    """Run the real detector and tracker over a rendered game. With `cache`, the
+    result is kept beside the game (`.track.pkl`, our own files only) and reused:
+    retraining after a change to the models alone then takes seconds."""
+    kept = path.with_suffix(".track.pkl")
+    if cache and kept.exists():
+        return pickle.loads(kept.read_bytes())
     track = track_ball(path, probe(path))
-    return Game(track.flights, track.frame_rate, track.width, track.height, track.scale, Truth.load(path.with_suffix(".truth.json")))
+    game = Game(track.flights, track.frame_rate, track.width, track.height, track.scale, Truth.load(path.with_suffix(".truth.json")))
+    if cache:
+        kept.write_bytes(pickle.dumps(game))
+    return game
 
 
-def train(games: list[Game]) -> FlightModel:
-    """Fit the flight model, then pick the threshold and end corrections that score best."""
-    rows = np.concatenate([flight_features(g.flights, g.width, g.height, g.frame_rate) for g in games])
-    labels = np.concatenate([g.labels() for g in games])
-    model = fit(rows, labels)
-    best, best_f1 = model, -1.0
+def train(games: list[Game], folds: int = FOLDS) -> RallyModel:
+    """Fit both steps; pick the threshold and merge gap that score best on held-out folds."""
+    flight_rows = [flight_features(g.flights, g.width, g.height, g.frame_rate) for g in games]
+    flight_trees = fit(np.concatenate(flight_rows), np.concatenate([g.labels() for g in games]), FLIGHT_FEATURES)
+    held_out = _held_out(games, folds, lambda train: fit(
+        np.concatenate([flight_rows[i] for i in train]), np.concatenate([games[i].labels() for i in train]), FLIGHT_FEATURES
+    ).probabilities, flight_rows)
+    moment_rows = [moment_features(g.flights, rows, chances, moment_times(0.0, g.truth.duration)) for g, rows, chances in zip(games, flight_rows, held_out)]
+    moment_labels = [g.in_play(m.t) for g, m in zip(games, moment_rows)]
+    moment_trees = fit(np.concatenate([m.rows for m in moment_rows]), np.concatenate(moment_labels), MOMENT_FEATURES)
+    moment_chances = _held_out(games, folds, lambda train: fit(
+        np.concatenate([moment_rows[i].rows for i in train]), np.concatenate([moment_labels[i] for i in train]), MOMENT_FEATURES
+    ).probabilities, [m.rows for m in moment_rows])
+    best, best_f1 = None, -1.0
     for threshold in THRESHOLDS:
-        candidate = _with_end_corrections(dataclasses.replace(model, threshold=threshold), games)
-        f1 = evaluate(candidate, games).f1
-        if f1 > best_f1:
-            best, best_f1 = candidate, f1
-    return best
+        for merge in MERGES:
+            total = Score(0, 0, 0, (), ())
+            for game, m, chance in zip(games, moment_rows, moment_chances):
+                total = total + score(segments(m.t, chance, threshold, merge, defaults.MIN_RALLY), game.truth.rallies)
+            if total.f1 > best_f1:
+                best, best_f1 = (threshold, merge), total.f1
+    return RallyModel(flight_trees, moment_trees, threshold=best[0], merge=best[1])
 
 
-def _with_end_corrections(model: FlightModel, games: list[Game]) -> FlightModel:
-    """Lead and tail: the median lateness of found starts and earliness of found ends."""
-    late, early = [], []
-    plain = dataclasses.replace(model, lead=0.0, tail=0.0)
-    for game in games:
-        found = game.rallies(plain)
-        for i, j in matches(found, game.truth.rallies, min_iou=0.3):
-            late.append(found[i][0] - game.truth.rallies[j][0])
-            early.append(game.truth.rallies[j][1] - found[i][1])
-    lead = max(float(np.median(late)), 0.0) if late else 0.0
-    tail = max(float(np.median(early)), 0.0) if early else 0.0
-    return dataclasses.replace(model, lead=round(lead, 3), tail=round(tail, 3))
+def _held_out(games: list[Game], folds: int, fitted, rows: list[np.ndarray]) -> list[np.ndarray]:
+    """Each game's rows scored by a model `fitted(train_indices)` on the other folds
+    (on all games when there are too few to split)."""
+    folds = min(folds, len(games))
+    if folds < 2:
+        predict = fitted(list(range(len(games))))
+        return [predict(r) for r in rows]
+    out: list[np.ndarray] = [np.zeros(0)] * len(games)
+    for fold in range(folds):
+        test = list(range(fold, len(games), folds))
+        predict = fitted([i for i in range(len(games)) if i not in test])
+        for i in test:
+            out[i] = predict(rows[i])
+    return out
 
 
-def evaluate(model: FlightModel, games: list[Game]) -> Score:
+def evaluate(model: RallyModel, games: list[Game]) -> Score:
     total = Score(0, 0, 0, (), ())
     for game in games:
         total = total + score(game.rallies(model), game.truth.rallies)
@@ -133,7 +175,7 @@ def render(work: Path, count: int, seed_base: int) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--games", type=int, default=36)
+    parser.add_argument("--games", type=int, default=27)
     parser.add_argument("--seed-base", type=int, default=500)
     parser.add_argument("--work", type=Path, default=Path(".cache/train"))
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
@@ -141,9 +183,9 @@ def main(argv: list[str] | None = None) -> None:
     games = []
     for path in render(args.work, args.games, args.seed_base):
         print(f"tracking {path.name}", flush=True)
-        games.append(track_game(path))
+        games.append(track_game(path, cache=True))
     model = train(games)
-    print(f"threshold {model.threshold}, lead {model.lead} s, tail {model.tail} s")
+    print(f"threshold {model.threshold}, merge {model.merge} s")
     print(f"on the training games: {evaluate(model, games).summary()}")
     model.save(args.out)
     print(f"wrote {args.out}")

@@ -1,0 +1,94 @@
+"""The rally model: boosted trees fitted in numpy, saved as JSON, shipped trained;
+and the moment features and segments that turn flights into rallies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vproc.flightmodel import FEATURES as FLIGHT_FEATURES, flight_features
+from vproc.model import MODEL_PATH, RallyModel
+from vproc.moments import FEATURES as MOMENT_FEATURES, STEP, moment_features, moment_times, segments
+from vproc.tracker import Flight
+from vproc.trees import Trees, fit
+
+NAMES = tuple(f"x{i}" for i in range(12))
+
+
+def _rows(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    rows = rng.uniform(0, 1, (count, len(NAMES)))
+    # A conditional rule no single threshold and no linear model captures.
+    labels = (rows[:, 2] > 0.5) != (rows[:, 10] > 0.4)
+    return rows, labels
+
+
+def test_the_trees_learn_a_conditional_rule_that_holds_on_unseen_rows():
+    rows, labels = _rows(3000, seed=1)
+    trees = fit(rows, labels, NAMES)
+    unseen, truth = _rows(1000, seed=2)
+    accuracy = float(((trees.probabilities(unseen) >= 0.5) == truth).mean())
+    assert accuracy >= 0.95
+
+
+def test_trees_survive_a_round_trip_through_json_and_refuse_other_columns():
+    rows, labels = _rows(500, seed=3)
+    trees = fit(rows, labels, NAMES)
+    again = Trees.from_json(trees.to_json(), NAMES)
+    assert np.allclose(again.probabilities(rows), trees.probabilities(rows), atol=1e-5)
+    with pytest.raises(ValueError, match="retrain"):
+        Trees.from_json(trees.to_json(), NAMES[:-1])
+
+
+def _arc(start: float) -> Flight:
+    """A pass in the middle of a 640x360 picture: 150 px up and across the court."""
+    t = np.arange(0, 1.2, 1 / 30)
+    return Flight(t=t + start, x=200 + 150 * t, y=250 - 300 * t + 250 * t * t, size=4.0)
+
+
+def _hop(start: float) -> Flight:
+    """A ball bounced on the spot near the bottom edge, as a server does."""
+    t = np.arange(0, 0.4, 1 / 30)
+    return Flight(t=t + start, x=np.full(len(t), 620.0), y=340 - 60 * t + 150 * t**2, size=9.0)
+
+
+def test_the_shipped_model_loads_and_tells_a_high_arc_from_a_hop_on_the_spot():
+    model = RallyModel.load(MODEL_PATH)
+    arc_p, hop_p = model.flights.probabilities(flight_features([_arc(0.0), _hop(5.0)], 640, 360, 30.0))
+    assert 0.0 <= hop_p < arc_p <= 1.0
+    assert 0.0 < model.threshold < 1.0 and model.merge >= 0.0
+
+
+def test_a_model_survives_a_round_trip_through_its_file(tmp_path):
+    model = RallyModel.load(MODEL_PATH)
+    model.save(tmp_path / "model.json")
+    assert RallyModel.load(tmp_path / "model.json") == model
+
+
+def test_moments_lie_on_one_grid_whatever_window_they_are_asked_for():
+    whole = moment_times(0.0, 60.0)
+    window = moment_times(20.03, 40.0)
+    assert np.allclose(np.diff(whole), STEP)
+    assert set(np.round(window, 6)) <= set(np.round(whole, 6))
+
+
+def test_moment_features_see_the_likely_flight_around_a_moment():
+    flights = [_arc(10.0), _hop(20.0)]
+    described = flight_features(flights, 640, 360, 30.0)
+    found = moment_features(flights, described, np.array([0.9, 0.1]), moment_times(0.0, 30.0))
+    assert found.rows.shape == (len(found.t), len(MOMENT_FEATURES))
+    nearest = found.rows[:, MOMENT_FEATURES.index("max_p_0.25")]
+    assert nearest[np.argmin(np.abs(found.t - 10.5))] == pytest.approx(0.9)
+    assert nearest[np.argmin(np.abs(found.t - 20.1))] == pytest.approx(0.1)
+    assert nearest[np.argmin(np.abs(found.t - 15.0))] == 0.0
+    assert len(FLIGHT_FEATURES) == described.shape[1]
+
+
+def test_segments_join_close_runs_and_drop_short_ones():
+    t = moment_times(0.0, 10.0)
+    chance = np.zeros(len(t))
+    chance[(t > 1.0) & (t < 3.0)] = 0.9
+    chance[(t > 3.4) & (t < 5.0)] = 0.9  # 0.4 s later: the same rally
+    chance[(t > 8.0) & (t < 8.3)] = 0.9  # too short to be a rally
+    assert segments(t, chance, threshold=0.5, merge=1.0, shortest=0.7) == [(1.0, 5.0)]
+    assert segments(t, chance, threshold=0.5, merge=0.2, shortest=0.7) == [(1.0, 3.0), (3.4, 5.0)]

@@ -1,0 +1,63 @@
+"""vproc's learned rally model: which flights are play, then which moments are.
+
+Two boosted-tree ensembles (`vproc/trees.py`) and the few numbers that turn
+their output into rallies, stored together in `rally_model.json` next to this
+file. `python -m vproc.train` writes it from generated games; nothing here is
+set by hand except the fallbacks for a model file that lacks them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vproc import flightmodel, moments
+from vproc.trees import Trees
+from vproc.tracker import Flight
+
+MODEL_PATH = Path(__file__).with_name("rally_model.json")
+
+
+@dataclass(frozen=True)
+class RallyModel:
+    flights: Trees  # over flightmodel.FEATURES: is this flight the ball in play?
+    moments: Trees  # over moments.FEATURES: is the ball in play at this moment?
+    #: A moment is play when the moment trees give it at least this chance.
+    threshold: float = 0.5
+    #: Runs of play closer than this (s) are one rally.
+    merge: float = 1.0
+
+    def play(self, flights: list[Flight], described: np.ndarray, start: float, end: float, shortest: float) -> list[tuple[float, float]]:
+        """The stretches of play between `start` and `end` (s), given the flights and
+        their rows of `flightmodel.flight_features`."""
+        likely = self.flights.probabilities(described)
+        found = moments.moment_features(flights, described, likely, moments.moment_times(start, end))
+        return moments.segments(found.t, self.moments.probabilities(found.rows), self.threshold, self.merge, shortest)
+
+    @classmethod
+    def load(cls, path: Path = MODEL_PATH) -> "RallyModel":
+        data = json.loads(Path(path).read_text())
+        return cls(
+            flights=Trees.from_json(data["flights"], flightmodel.FEATURES),
+            moments=Trees.from_json(data["moments"], moments.FEATURES),
+            threshold=float(data["threshold"]),
+            merge=float(data["merge"]),
+        )
+
+    def save(self, path: Path = MODEL_PATH) -> None:
+        data = {"flights": self.flights.to_json(), "moments": self.moments.to_json(), "threshold": self.threshold, "merge": self.merge}
+        Path(path).write_text(json.dumps(data, separators=(",", ":")) + "\n")
+
+
+_default: RallyModel | None = None
+
+
+def default_model() -> RallyModel:
+    """The shipped model, loaded once per process."""
+    global _default
+    if _default is None:
+        _default = RallyModel.load()
+    return _default

@@ -1,0 +1,136 @@
+"""Which moments of a game are play: the second of vproc's two learned decisions.
+
+The flight model says how likely each flight is to be the ball in play; this
+module turns those flights into a yes/no per moment (every `STEP` seconds): is
+the ball in play now? Looking at the whole neighbourhood of a moment, not one
+flight at a time, is what tells play from the rest: the ball of a rally is seen
+in pieces with short gaps, preceded by a quiet pause (the server's preparation),
+and alone in the air; a warm-up keeps several balls flying for minutes; a ball
+thrown back to the server is one flight with nothing around it. The start and end
+of a rally relative to its first and last tracked flight (the tracker needs a few
+frames to pick the serve up and loses the ball among legs before it lands) are
+learned the same way, so no hand-set correction is needed.
+
+`moment_features` makes one row of `FEATURES` per moment; `segments` turns the
+model's per-moment chances into intervals. No I/O, numpy only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from vproc import flightmodel
+from vproc.tracker import Flight
+
+#: Seconds between moments: well under the 0.5 s boundary error a rally may have.
+STEP = 0.1
+#: The farthest a moment's features look, before or after it (s). Rally finding
+#: that runs while decoding goes on waits this long before a rally counts as settled.
+CONTEXT = 10.0
+
+#: Windows (± seconds) around a moment in which the flights are summed up.
+_WINDOWS = (0.25, 1.0, 2.0, 4.0, 10.0)
+#: Windows (seconds, relative to the moment) before and after it: the pause before
+#: a serve, the silence after a point, a warm-up going on. Wider windows (±30 s)
+#: learned the generated games' spacing of rallies and missed the real KATS-BEDS rally.
+_SIDES = ((-10.0, -4.0), (4.0, 10.0), (-8.0, -2.0), (2.0, 8.0))
+#: What the likely flights near a moment look like (columns of the flight model's
+#: features): how far they travel, how high they go, how fast, how long they last.
+_SHAPES = ("travel", "top_y", "peak_speed", "log_duration")
+_SHAPE_WINDOWS = (1.0, 3.0)
+#: Flights at least this likely count as "play-like" for the distance features.
+_LIKELY = (0.5, 0.2)
+#: Distances to the nearest play-like flight are capped here (s).
+_FAR = 15.0
+
+FEATURES = (
+    *(f"{what}_{w:g}" for w in _WINDOWS for what in ("max_p", "air_p", "likely")),
+    *(f"{what}_{p:g}" for p in _LIKELY for what in ("since", "until")),
+    *(f"{what}_{a:g}_{b:g}" for a, b in _SIDES for what in ("max_p", "air_p")),
+    *(f"{what}_{w:g}" for w in _SHAPE_WINDOWS for what in _SHAPES),
+    *(f"together_{w:g}" for w in _SHAPE_WINDOWS),
+)
+
+
+@dataclass(frozen=True)
+class Moments:
+    """Moment times (s, each the middle of a STEP-long slot) and one row of features each."""
+
+    t: np.ndarray
+    rows: np.ndarray
+
+
+def moment_times(start: float, end: float) -> np.ndarray:
+    """The moments from `start` to `end`: slot middles on a STEP grid anchored at 0,
+    so a window of a game gets the same moments as the whole game."""
+    first = np.floor(max(start, 0.0) / STEP)
+    last = np.ceil(end / STEP)
+    return (np.arange(first, max(last, first)) + 0.5) * STEP
+
+
+def moment_features(flights: list[Flight], described: np.ndarray, likely: np.ndarray, times: np.ndarray) -> Moments:
+    """One row of FEATURES per moment in `times`, from the flights, their rows of
+    flight features (`described`) and the chance (`likely`, from the flight model)
+    that each is the ball in play."""
+    t = np.asarray(times, float)
+    if not flights:
+        empty = np.zeros((len(t), len(FEATURES)))
+        empty[:, [FEATURES.index(f"{w}_{p:g}") for p in _LIKELY for w in ("since", "until")]] = _FAR
+        return Moments(t, empty)
+    s = np.array([f.start for f in flights])[None, :]
+    e = np.array([f.end for f in flights])[None, :]
+    p = np.asarray(likely, float)[None, :]
+    at = t[:, None]
+    columns: list[np.ndarray] = []
+    for w in _WINDOWS:
+        overlap = np.clip(np.minimum(e, at + w) - np.maximum(s, at - w), 0.0, None)
+        inside = overlap > 0
+        columns += [
+            np.where(inside, p, 0.0).max(axis=1),  # the likeliest flight near
+            (overlap * p).sum(axis=1) / (2 * w),  # expected share of the window with the ball in play
+            (inside & (p >= _LIKELY[-1])).sum(axis=1),  # likely flights near: one ball or several
+        ]
+    for threshold in _LIKELY:
+        play = p >= threshold
+        since = np.where(play & (e <= at), at - e, np.inf).min(axis=1)
+        until = np.where(play & (s >= at), s - at, np.inf).min(axis=1)
+        columns += [np.minimum(since, _FAR), np.minimum(until, _FAR)]
+    for a, b in _SIDES:
+        overlap = np.clip(np.minimum(e, at + b) - np.maximum(s, at + a), 0.0, None)
+        columns += [np.where(overlap > 0, p, 0.0).max(axis=1), (overlap * p).sum(axis=1) / (b - a)]
+    together = _in_the_air_together(s[0], e[0], p[0] >= _LIKELY[-1])
+    for w in _SHAPE_WINDOWS:
+        near = ((np.minimum(e, at + w) - np.maximum(s, at - w)) > 0) & (p >= _LIKELY[-1])
+        columns.append(np.where(near, together[None, :], 0).max(axis=1))
+    shapes = np.asarray(described, float)[:, [flightmodel.FEATURES.index(name) for name in _SHAPES]]
+    for w in _SHAPE_WINDOWS:
+        near = ((np.minimum(e, at + w) - np.maximum(s, at - w)) > 0) & (p >= _LIKELY[-1])
+        for j, name in enumerate(_SHAPES):
+            value = -shapes[:, j] if name == "top_y" else shapes[:, j]  # top_y: smaller is higher
+            columns.append(np.where(near, value[None, :], -10.0).max(axis=1))
+    return Moments(t, np.stack(columns, axis=1).astype(float))
+
+
+def _in_the_air_together(start: np.ndarray, end: np.ndarray, likely: np.ndarray) -> np.ndarray:
+    """For each flight, how many other likely flights overlap it in time: play has one
+    ball in the air, a warm-up several (0 for flights that are not likely)."""
+    starts, ends = np.sort(start[likely]), np.sort(end[likely])
+    overlapping = np.searchsorted(starts, end, side="left") - np.searchsorted(ends, start, side="right")
+    return np.where(likely, overlapping - 1, 0)
+
+
+def segments(t: np.ndarray, chance: np.ndarray, threshold: float, merge: float, shortest: float) -> list[tuple[float, float]]:
+    """Runs of moments at least `threshold` likely, as (start, end) seconds; runs
+    closer than `merge` seconds are joined, and those shorter than `shortest` dropped."""
+    on = np.concatenate([[False], np.asarray(chance) >= threshold, [False]])
+    edges = np.flatnonzero(np.diff(on.astype(int)))
+    runs: list[list[float]] = []
+    for first, after in zip(edges[::2], edges[1::2]):
+        start, end = float(t[first] - STEP / 2), float(t[after - 1] + STEP / 2)
+        if runs and start - runs[-1][1] < merge:
+            runs[-1][1] = end
+        else:
+            runs.append([start, end])
+    return [(round(a, 3), round(b, 3)) for a, b in runs if b - a >= shortest]
