@@ -51,8 +51,7 @@ class BallTrack:
     @property
     def frame_rate(self) -> float:
         """Analysed frames per second (fewer than the video's when frames are skipped)."""
-        times = self.frame_times
-        return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 1.0
+        return analysed_rate(self.frame_times)
 
     def play(self) -> list[Flight]:
         """The flights the flight model takes for the ball in play."""
@@ -135,6 +134,7 @@ class EarlyRallies:
 
     def __init__(self, hand_on: Callable[[list[Rally]], None], min_rally: float):
         self.hand_on, self.min_rally = hand_on, min_rally
+        self.handed_until = 0.0
         self.next_at = self.SETTLE_EVERY
 
     def update(self, tracker: BallTracker, width: int, height: int, scale: float) -> None:
@@ -145,7 +145,7 @@ class EarlyRallies:
         margin = CONTEXT + NEIGHBOURHOOD + 1.0
         since = max(now - self.WINDOW, 0.0)
         flights, horizon = tracker.settled(since=since)
-        frame_rate = len(tracker.frame_times) / max(now, 1e-3)
+        frame_rate = analysed_rate(tracker.frame_times)
         found = find_rallies(
             flights, width, height, frame_rate=frame_rate, since=since, until=horizon,
             min_rally=self.min_rally, source_scale=scale,
@@ -153,8 +153,19 @@ class EarlyRallies:
         # A window that does not reach back to the game's start lacks the flights
         # before it: rallies near its start may differ, and the previous rerun passed
         # those on already.
-        earliest = since + margin if since > 0 else 0.0
-        self.hand_on([r for r in found if r.start >= earliest and r.end + margin < horizon])
+        # Each rally is handed on once: a later rerun sees the same flights through a
+        # different window and could nudge an edge by a moment.
+        earliest = max(since + margin if since > 0 else 0.0, self.handed_until)
+        settled = [r for r in found if r.start >= earliest and r.end + margin < horizon]
+        if settled:
+            self.handed_until = max(r.end for r in settled)
+            self.hand_on(settled)
+
+
+def analysed_rate(times: list[float]) -> float:
+    """Analysed frames per second; the same formula while decoding and at the end, so
+    rallies settled early score their flights as the final pass does."""
+    return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 1.0
 
 
 def _as_decoded(path: Path, video: VideoInfo, source: FrameSource) -> VideoInfo:

@@ -26,6 +26,13 @@ from vproc.tracker import Flight
 #: in the air, a warm-up or a crowd of distractors keeps several.
 NEIGHBOURHOOD = 3.0
 
+#: A touch is looked for this long (s) around a flight's start and end: the ball is
+#: often lost for a few frames at a contact, and pieces may overlap a little.
+LINK_TIME = 0.7
+LINK_OVERLAP = 0.1
+#: The link distance when no flight is near (frame heights).
+NO_LINK = 1.0
+
 FEATURES = (
     "log_duration",  # long flights are rarely noise
     "density",  # share of the frames in the flight where the ball was detected
@@ -44,6 +51,8 @@ FEATURES = (
     "concurrent",  # other flights in the air at the same time
     "neighbours",  # other flights within NEIGHBOURHOOD seconds
     "neighbour_time",  # their air time within it, seconds
+    "link_before",  # distance (frame heights) from where a flight ending just before this one
+    "link_after",  # ...or starting just after it, to this one's start or end: touches chain play
 )
 
 
@@ -54,8 +63,14 @@ def flight_features(flights: list[Flight], width: int, height: int, frame_rate: 
         return rows
     starts = np.array([f.start for f in flights])
     ends = np.array([f.end for f in flights])
+    firsts = np.array([(f.x[0], f.y[0]) for f in flights]) / height
+    lasts = np.array([(f.x[-1], f.y[-1]) for f in flights]) / height
     for i, flight in enumerate(flights):
-        rows[i] = _own(flight, width, height, frame_rate) + _context(flight, starts, ends)
+        rows[i] = (
+            _own(flight, width, height, frame_rate)
+            + _context(flight, starts, ends)
+            + _links(i, starts, ends, firsts, lasts)
+        )
     return rows
 
 
@@ -87,3 +102,15 @@ def _context(flight: Flight, starts: np.ndarray, ends: np.ndarray) -> list[float
     near = (starts < flight.end + NEIGHBOURHOOD) & (ends > flight.start - NEIGHBOURHOOD)
     overlap = np.minimum(ends[near], flight.end + NEIGHBOURHOOD) - np.maximum(starts[near], flight.start - NEIGHBOURHOOD)
     return [float(concurrent), float(near.sum() - 1), float(overlap.sum() - flight.duration)]
+
+
+def _links(i: int, starts: np.ndarray, ends: np.ndarray, firsts: np.ndarray, lasts: np.ndarray) -> list[float]:
+    """How close (frame heights) the nearest flight that ends shortly before flight i
+    starts, or starts shortly after it ends, comes to it: a touch joins two flights of
+    play end to start, while bounces, throws and warm-up balls come and go apart."""
+    before = (ends >= starts[i] - LINK_TIME) & (ends <= starts[i] + LINK_OVERLAP)
+    after = (starts >= ends[i] - LINK_OVERLAP) & (starts <= ends[i] + LINK_TIME)
+    before[i] = after[i] = False
+    to_start = np.hypot(*(lasts[before] - firsts[i]).T) if before.any() else np.array([NO_LINK])
+    to_end = np.hypot(*(firsts[after] - lasts[i]).T) if after.any() else np.array([NO_LINK])
+    return [float(min(to_start.min(), NO_LINK)), float(min(to_end.min(), NO_LINK))]

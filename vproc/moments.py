@@ -29,6 +29,8 @@ STEP = 0.1
 #: The farthest a moment's features look, before or after it (s). Rally finding
 #: that runs while decoding goes on waits this long before a rally counts as settled.
 CONTEXT = 10.0
+#: Moments worked through at once (memory: this many x the flights near them).
+_CHUNK = 600
 
 #: Windows (± seconds) around a moment in which the flights are summed up.
 _WINDOWS = (0.25, 1.0, 2.0, 4.0, 10.0)
@@ -42,8 +44,8 @@ _SHAPES = ("travel", "top_y", "peak_speed", "log_duration")
 _SHAPE_WINDOWS = (1.0, 3.0)
 #: Flights at least this likely count as "play-like" for the distance features.
 _LIKELY = (0.5, 0.2)
-#: Distances to the nearest play-like flight are capped here (s).
-_FAR = 15.0
+#: Distances to the nearest play-like flight are capped here (s): within CONTEXT.
+_FAR = CONTEXT
 
 FEATURES = (
     *(f"{what}_{w:g}" for w in _WINDOWS for what in ("max_p", "air_p", "likely")),
@@ -73,44 +75,64 @@ def moment_times(start: float, end: float) -> np.ndarray:
 def moment_features(flights: list[Flight], described: np.ndarray, likely: np.ndarray, times: np.ndarray) -> Moments:
     """One row of FEATURES per moment in `times`, from the flights, their rows of
     flight features (`described`) and the chance (`likely`, from the flight model)
-    that each is the ball in play."""
+    that each is the ball in play. Works through the moments in chunks, each against
+    the flights within CONTEXT of it, so a three-hour game costs no more memory than
+    a few minutes of it."""
     t = np.asarray(times, float)
-    if not flights:
-        empty = np.zeros((len(t), len(FEATURES)))
-        empty[:, [FEATURES.index(f"{w}_{p:g}") for p in _LIKELY for w in ("since", "until")]] = _FAR
-        return Moments(t, empty)
-    s = np.array([f.start for f in flights])[None, :]
-    e = np.array([f.end for f in flights])[None, :]
-    p = np.asarray(likely, float)[None, :]
+    start = np.array([f.start for f in flights], float)
+    end = np.array([f.end for f in flights], float)
+    p = np.asarray(likely, float)
+    flight = {
+        "start": start,
+        "end": end,
+        "p": p,
+        "together": _in_the_air_together(start, end, p >= _LIKELY[-1]),
+        "shapes": np.asarray(described, float)[:, [flightmodel.FEATURES.index(n) for n in _SHAPES]],
+    }
+    by_start = np.argsort(start)
+    latest_end = np.maximum.accumulate(end[by_start]) if len(flights) else end
+    rows = np.zeros((len(t), len(FEATURES)))
+    for first in range(0, len(t), _CHUNK):
+        at = t[first:first + _CHUNK]
+        # flights sorted by start; those that may reach [at[0] - CONTEXT, at[-1] + CONTEXT]
+        lo = int(np.searchsorted(latest_end, at[0] - CONTEXT))
+        hi = int(np.searchsorted(start[by_start], at[-1] + CONTEXT, side="right"))
+        near = by_start[lo:hi]
+        rows[first:first + _CHUNK] = _rows(at, {k: v[near] for k, v in flight.items()})
+    return Moments(t, rows)
+
+
+def _rows(t: np.ndarray, flight: dict[str, np.ndarray]) -> np.ndarray:
+    """FEATURES for the moments `t` against the flights given column-wise."""
+    s, e, p = flight["start"][None, :], flight["end"][None, :], flight["p"][None, :]
     at = t[:, None]
+    likely = p >= _LIKELY[-1]
     columns: list[np.ndarray] = []
     for w in _WINDOWS:
         overlap = np.clip(np.minimum(e, at + w) - np.maximum(s, at - w), 0.0, None)
         inside = overlap > 0
         columns += [
-            np.where(inside, p, 0.0).max(axis=1),  # the likeliest flight near
+            np.where(inside, p, 0.0).max(axis=1, initial=0.0),  # the likeliest flight near
             (overlap * p).sum(axis=1) / (2 * w),  # expected share of the window with the ball in play
-            (inside & (p >= _LIKELY[-1])).sum(axis=1),  # likely flights near: one ball or several
+            (inside & likely).sum(axis=1),  # likely flights near: one ball or several
         ]
     for threshold in _LIKELY:
         play = p >= threshold
-        since = np.where(play & (e <= at), at - e, np.inf).min(axis=1)
-        until = np.where(play & (s >= at), s - at, np.inf).min(axis=1)
+        since = np.where(play & (e <= at), at - e, _FAR).min(axis=1, initial=_FAR)
+        until = np.where(play & (s >= at), s - at, _FAR).min(axis=1, initial=_FAR)
         columns += [np.minimum(since, _FAR), np.minimum(until, _FAR)]
     for a, b in _SIDES:
         overlap = np.clip(np.minimum(e, at + b) - np.maximum(s, at + a), 0.0, None)
-        columns += [np.where(overlap > 0, p, 0.0).max(axis=1), (overlap * p).sum(axis=1) / (b - a)]
-    together = _in_the_air_together(s[0], e[0], p[0] >= _LIKELY[-1])
+        columns += [np.where(overlap > 0, p, 0.0).max(axis=1, initial=0.0), (overlap * p).sum(axis=1) / (b - a)]
     for w in _SHAPE_WINDOWS:
-        near = ((np.minimum(e, at + w) - np.maximum(s, at - w)) > 0) & (p >= _LIKELY[-1])
-        columns.append(np.where(near, together[None, :], 0).max(axis=1))
-    shapes = np.asarray(described, float)[:, [flightmodel.FEATURES.index(name) for name in _SHAPES]]
-    for w in _SHAPE_WINDOWS:
-        near = ((np.minimum(e, at + w) - np.maximum(s, at - w)) > 0) & (p >= _LIKELY[-1])
+        near = ((np.minimum(e, at + w) - np.maximum(s, at - w)) > 0) & likely
         for j, name in enumerate(_SHAPES):
-            value = -shapes[:, j] if name == "top_y" else shapes[:, j]  # top_y: smaller is higher
-            columns.append(np.where(near, value[None, :], -10.0).max(axis=1))
-    return Moments(t, np.stack(columns, axis=1).astype(float))
+            value = -flight["shapes"][:, j] if name == "top_y" else flight["shapes"][:, j]  # top_y: smaller is higher
+            columns.append(np.where(near, value[None, :], -10.0).max(axis=1, initial=-10.0))
+    for w in _SHAPE_WINDOWS:
+        near = ((np.minimum(e, at + w) - np.maximum(s, at - w)) > 0) & likely
+        columns.append(np.where(near, flight["together"][None, :], 0).max(axis=1, initial=0))
+    return np.stack(columns, axis=1).astype(float)
 
 
 def _in_the_air_together(start: np.ndarray, end: np.ndarray, likely: np.ndarray) -> np.ndarray:

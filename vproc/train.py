@@ -1,6 +1,6 @@
 """Train the rally model (`vproc/model.py`) on generated games whose ball is known.
 
-    .venv/bin/python -m vproc.train [--games 27] [--seed-base 500] [--out vproc/rally_model.json]
+    .venv/bin/python -m vproc.train [--games 39] [--seed-base 500] [--out vproc/rally_model.json]
 
 Renders games with `volley.synth` (several views, settings, sizes and frame rates;
 cached under --work so a rerun only retrains), finds the flights in each with the
@@ -175,7 +175,7 @@ def render(work: Path, count: int, seed_base: int) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--games", type=int, default=27)
+    parser.add_argument("--games", type=int, default=39)
     parser.add_argument("--seed-base", type=int, default=500)
     parser.add_argument("--work", type=Path, default=Path(".cache/train"))
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
