@@ -2,8 +2,8 @@
 
 Two boosted-tree ensembles (`vproc/trees.py`) and the few numbers that turn
 their output into rallies, stored together in `rally_model.json` next to this
-file. `python -m vproc.train` writes it from generated games; nothing here is
-set by hand except the fallbacks for a model file that lacks them.
+file. `python -m vproc.train` writes it from generated games; nothing in it is
+set by hand.
 """
 
 from __future__ import annotations
@@ -30,10 +30,15 @@ class RallyModel:
     #: Runs of play closer than this (s) are one rally.
     merge: float = 1.0
 
-    def play(self, flights: list[Flight], described: np.ndarray, start: float, end: float, shortest: float) -> list[tuple[float, float]]:
-        """The stretches of play between `start` and `end` (s), given the flights and
-        their rows of `flightmodel.flight_features`."""
-        likely = self.flights.probabilities(described)
+    def flight_chances(self, described: np.ndarray) -> np.ndarray:
+        """The chance that each flight (a row of `flightmodel.flight_features`) is the ball in play."""
+        return self.flights.probabilities(described)
+
+    def play(
+        self, flights: list[Flight], described: np.ndarray, likely: np.ndarray, start: float, end: float, shortest: float
+    ) -> list[tuple[float, float]]:
+        """The stretches of play between `start` and `end` (s), given the flights,
+        their rows of `flightmodel.flight_features` and their `flight_chances`."""
         found = moments.moment_features(flights, described, likely, moments.moment_times(start, end))
         return moments.segments(found.t, self.moments.probabilities(found.rows), self.threshold, self.merge, shortest)
 

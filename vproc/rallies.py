@@ -35,7 +35,7 @@ def play_flights(
 ) -> list[Flight]:
     """The flights the model takes for the ball in play, in time order."""
     model = model or default_model()
-    likely = model.flights.probabilities(flight_features(flights, width, height, frame_rate))
+    likely = model.flight_chances(flight_features(flights, width, height, frame_rate))
     return sorted((f for f, p in zip(flights, likely) if p >= STATS_CHANCE), key=lambda f: f.start)
 
 
@@ -56,11 +56,11 @@ def find_rallies(
     per second; `source_scale` turns analysis pixels into source pixels for the stats."""
     model = model or default_model()
     described = flight_features(flights, width, height, frame_rate)
-    likely = model.flights.probabilities(described)
+    likely = model.flight_chances(described)
     if until is None:
         until = max((f.end for f in flights), default=since) + 1.0
     rallies = []
-    for start, end in model.play(flights, described, since, until, min_rally):
+    for start, end in model.play(flights, described, likely, since, until, min_rally):
         inside = [f for f, p in zip(flights, likely) if p >= STATS_CHANCE and f.end > start and f.start < end]
         rallies.append(_rally(len(rallies) + 1, start, end, inside, height, source_scale))
     return rallies
