@@ -14,6 +14,8 @@ import pytest
 
 from volley.payloads import VideoInfo
 
+pytest_plugins = ["tests.service_fixtures"]
+
 ROOT = Path(__file__).resolve().parent.parent
 REALDATA = ROOT.parent / "shared" / "realdata"
 

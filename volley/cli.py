@@ -3,6 +3,11 @@
     volley process GAME.mp4 --out DIR   find the rallies, cut clips, a digest and a best reel
     volley sample GAME.mp4              render a synthetic game with known rallies
     volley evaluate RALLIES.json TRUTH.json   score found rallies against known ones
+    volley serve [--host H] [--port P]  the web service on one machine (embedded by default)
+    volley worker QUEUE...              a stage worker (vproc framer clipper pusher)
+    volley token create USERNAME        print an API token (creates the user if needed)
+    volley reconcile                    queue again what a dead worker or Redis lost
+    volley manage ARGS...               Django's management commands (migrate, createsuperuser...)
 
 Bad input exits with status 2 and one line on stderr; an ffmpeg failure with 1.
 """
@@ -62,7 +67,40 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("rallies", type=Path, help="rallies.json written by `volley process`")
     evaluate.add_argument("truth", type=Path, help="GAME.truth.json written by `volley sample`")
     evaluate.set_defaults(run=_evaluate)
+    _service_commands(commands)
     return parser
+
+
+def _service_commands(commands) -> None:
+    serve = commands.add_parser("serve", help="run the web service (and, embedded, the stages) on this machine")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(run=lambda a: _service("serve", a))
+
+    worker = commands.add_parser("worker", help="run a stage worker on RQ queues")
+    worker.add_argument("queues", nargs="+", choices=["vproc", "framer", "clipper", "pusher"], metavar="QUEUE",
+                        help="vproc framer clipper pusher (a node's worker usually takes all four)")
+    worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    worker.set_defaults(run=lambda a: _service("worker", a))
+
+    token = commands.add_parser("token", help="API tokens")
+    token_commands = token.add_subparsers(required=True, metavar="ACTION")
+    create = token_commands.add_parser("create", help="print USERNAME's API token, creating the user if needed")
+    create.add_argument("username")
+    create.set_defaults(run=lambda a: _service("token_create", a))
+
+    reconcile = commands.add_parser("reconcile", help="queue again the stages that a dead worker or a Redis restart lost")
+    reconcile.set_defaults(run=lambda a: _service("reconcile", a))
+
+    manage = commands.add_parser("manage", help="Django management commands", add_help=False)
+    manage.add_argument("args", nargs=argparse.REMAINDER)
+    manage.set_defaults(run=lambda a: _service("manage", a))
+
+
+def _service(command: str, args: argparse.Namespace) -> int:
+    from front import commands
+
+    return getattr(commands, command)(args)
 
 
 def _seconds(text: str) -> float:

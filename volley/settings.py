@@ -63,9 +63,26 @@ def env_bool(name: str, default: bool) -> bool:
     raise SettingError(f"{PREFIX}{name} must be true or false, got {value!r}")
 
 
+def env_list(name: str, default: list[str]) -> list[str]:
+    """A comma-separated list; blanks around items are dropped."""
+    value = _raw(name)
+    return list(default) if value is None else [item.strip() for item in value.split(",") if item.strip()]
+
+
 def env_path(name: str, default: Path) -> Path:
     value = _raw(name)
     return default if value is None else Path(value).expanduser()
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (compared case-insensitively, returned as listed)."""
+    value = _raw(name)
+    if value is None:
+        return default
+    for choice in choices:
+        if value.lower() == choice.lower():
+            return choice
+    raise SettingError(f"{PREFIX}{name} must be one of {', '.join(choices)}, got {value!r}")
 
 
 def ffmpeg_binary() -> str:
@@ -76,3 +93,11 @@ def ffmpeg_binary() -> str:
 def work_dir() -> Path:
     """Node-local scratch space for rally segments (`VOLLEY_WORK_DIR`)."""
     return env_path("WORK_DIR", Path(os.environ.get("TMPDIR", "/tmp")) / "volley-work")
+
+
+def node_name() -> str:
+    """The node this process runs on (`VOLLEY_NODE_NAME`; Kubernetes sets it from
+    spec.nodeName). A game's files stay on one node's disk between stages."""
+    import socket
+
+    return env_str("NODE_NAME", socket.gethostname())

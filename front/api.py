@@ -1,0 +1,281 @@
+"""The JSON API (Django REST Framework): games, their rallies and videos, share links,
+and the browser's multipart upload. Authenticated by `Authorization: Token <token>`
+(or the page's session). Another user's game answers 404, never 403, so ids leak nothing.
+The schema is at /api/schema/.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from front import games as game_service
+from front.exceptions import UploadRejected
+from front.links import absolute, share_url, store_url
+from front.models import Game, Rally, Share
+from front.sniff import not_video_reason
+from pusher.store import get_store
+from volley.exceptions import BadInput
+
+
+class PayloadTooLarge(APIException):
+    status_code = 413
+    default_detail = "The file is too large."
+
+
+class RallySerializer(serializers.ModelSerializer):
+    clip_url = serializers.SerializerMethodField()
+    poster_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Rally
+        fields = ["index", "start", "end", "duration", "clip_url", "poster_url", "stats", "score"]
+
+    def get_clip_url(self, rally: Rally) -> str | None:
+        return store_url(self.context["request"], rally.clip_key)
+
+    def get_poster_url(self, rally: Rally) -> str | None:
+        return store_url(self.context["request"], rally.poster_key)
+
+
+class GameListSerializer(serializers.ModelSerializer):
+    stage = serializers.SerializerMethodField()
+    progress = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Game
+        fields = ["id", "name", "status", "stage", "progress", "error", "created_at", "finished_at", "url"]
+
+    def get_stage(self, game: Game) -> str:
+        return game_service.stage_label(game)
+
+    def get_progress(self, game: Game) -> float:
+        """Percent of the whole pipeline done."""
+        return round(100 * game.overall_progress, 1)
+
+    def get_url(self, game: Game) -> str:
+        return absolute(self.context["request"], f"/api/games/{game.id}/")
+
+
+class GameSerializer(GameListSerializer):
+    rallies = RallySerializer(many=True, read_only=True)
+    stage_progress = serializers.SerializerMethodField()
+    digest_url = serializers.SerializerMethodField()
+    best_url = serializers.SerializerMethodField()
+    starts_in = serializers.SerializerMethodField()
+
+    class Meta(GameListSerializer.Meta):
+        fields = GameListSerializer.Meta.fields + [
+            "stage_progress", "starts_in", "video", "rallies", "digest_url", "best_url"]
+
+    def get_stage_progress(self, game: Game) -> float:
+        """Percent of the current stage done."""
+        return round(100 * game.progress, 1) if game.status == Game.Status.PROCESSING else 0.0
+
+    def get_starts_in(self, game: Game) -> float | None:
+        """Estimated seconds until a queued game starts (null when not queued or unknown)."""
+        return game_service.start_estimate(game)
+
+    def get_digest_url(self, game: Game) -> str | None:
+        return store_url(self.context["request"], game.digest_key)
+
+    def get_best_url(self, game: Game) -> str | None:
+        return store_url(self.context["request"], game.best_key)
+
+
+class ShareSerializer(serializers.Serializer):
+    rally = serializers.IntegerField(required=False, allow_null=True, min_value=1, help_text="share one rally")
+
+
+class GameViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    """Your games. `POST` takes a video in the multipart field `video` (files up to
+    VOLLEY_MAX_DIRECT_UPLOAD_BYTES; browsers upload bigger ones through /api/uploads/)."""
+
+    parser_classes = [MultiPartParser, JSONParser]
+
+    def get_queryset(self):
+        games = Game.objects.filter(owner=self.request.user)
+        if self.action == "retrieve":
+            games = games.prefetch_related("rallies")
+        return games
+
+    def get_serializer_class(self):
+        return GameListSerializer if self.action == "list" else GameSerializer
+
+    @extend_schema(
+        request={"multipart/form-data": inline_serializer("GameUpload", {
+            "video": serializers.FileField(), "name": serializers.CharField(required=False)})},
+        responses={201: GameSerializer},
+    )
+    def create(self, request):
+        video = request.FILES.get("video")
+        if video is None:
+            raise ValidationError({"video": "send the game as the multipart field `video`"})
+        if video.size > settings.MAX_DIRECT_UPLOAD_BYTES:
+            raise PayloadTooLarge(
+                f"the file is larger than {settings.MAX_DIRECT_UPLOAD_BYTES} bytes; upload it from the web page")
+        name = (request.data.get("name") or Path(video.name).stem or "game")[:200]
+        try:
+            game = _create_from_file(request.user, name, video)
+        except BadInput as err:
+            raise ValidationError({"video": str(err)}) from None
+        return Response(GameSerializer(game, context={"request": request}).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, game: Game) -> None:
+        get_store().delete_prefix(game.prefix)
+        game.delete()
+
+    @extend_schema(request=ShareSerializer, responses={201: inline_serializer("ShareCreated", {
+        "token": serializers.CharField(), "url": serializers.URLField()})})
+    @action(detail=True, methods=["post"])
+    def shares(self, request, pk=None):
+        game = self.get_object()
+        body = ShareSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        rally = body.validated_data.get("rally")
+        if rally is not None and not game.rallies.filter(index=rally).exists():
+            raise ValidationError({"rally": f"game has no rally {rally}"})
+        share = Share.objects.create(game=game, rally_index=rally, created_by=request.user)
+        return Response({"token": share.token, "url": share_url(request, share)}, status=status.HTTP_201_CREATED)
+
+
+def _create_from_file(user, name: str, video) -> Game:
+    """Check the file, put it in the store and queue it (one request, small files)."""
+    from vproc.probe import probe
+
+    game_service.check_size(video.size, settings.MAX_DIRECT_UPLOAD_BYTES)
+    video.seek(0)
+    game_service.check_head(video.read(4096))
+    with tempfile.TemporaryDirectory(prefix="volley-upload-") as scratch:
+        path = _on_disk(video, Path(scratch))
+        probe(path)  # raises BadInput naming what is wrong
+        game = Game.objects.create(owner=user, name=name, source_size=video.size)
+        game.source_key = game_service.source_key(game, video.name)
+        game.save(update_fields=["source_key"])
+        get_store().put_file(game.source_key, path, content_type=video.content_type or "video/mp4")
+    game_service.queue_game(game)
+    return game
+
+
+def _on_disk(video, scratch: Path) -> Path:
+    path = getattr(video, "temporary_file_path", None)
+    if path:
+        return Path(path())
+    target = scratch / "upload"
+    with target.open("wb") as out:
+        for chunk in video.chunks():
+            out.write(chunk)
+    return target
+
+
+class ShareView(APIView):
+    @extend_schema(responses={204: None})
+    def delete(self, request, token: str):
+        """Revoke a share link: it answers 404 from now on."""
+        share = get_object_or_404(Share, token=token, game__owner=request.user, revoked_at__isnull=True)
+        from django.utils import timezone
+
+        share.revoked_at = timezone.now()
+        share.save(update_fields=["revoked_at"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- browser uploads: multipart straight to the store -----------------------------------
+
+class UploadStart(serializers.Serializer):
+    name = serializers.CharField(max_length=300)
+    size = serializers.IntegerField(min_value=1)
+    type = serializers.CharField(required=False, allow_blank=True, default="")
+    head = serializers.CharField(help_text="base64 of the file's first bytes (≥ 64), to refuse non-videos at once")
+
+
+class UploadViewSet(viewsets.ViewSet):
+    """The browser's upload: start (the server checks size and the first bytes), ask for
+    presigned part URLs, PUT the parts straight to the store, complete. `GET` lists the
+    parts the store already holds, so a reloaded page resumes where it stopped."""
+
+    def _game(self, request, pk) -> Game:
+        return get_object_or_404(Game, id=pk, owner=request.user, status=Game.Status.UPLOADING)
+
+    @extend_schema(request=UploadStart, responses={201: dict})
+    def create(self, request):
+        body = UploadStart(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        try:
+            head = base64.b64decode(data["head"], validate=True)
+            game_service.check_size(data["size"], settings.MAX_UPLOAD_BYTES)
+            game_service.check_head(head)
+        except (binascii.Error, ValueError):
+            raise ValidationError({"head": "must be base64"}) from None
+        except UploadRejected as err:
+            if data["size"] > settings.MAX_UPLOAD_BYTES:
+                raise PayloadTooLarge(str(err)) from None
+            raise ValidationError({"file": str(err)}) from None
+        with transaction.atomic():
+            game = Game.objects.create(owner=request.user, name=Path(data["name"]).stem[:200] or "game",
+                                       source_size=data["size"])
+            game.source_key = game_service.source_key(game, data["name"])
+            game.upload_id = get_store().start_upload(game.source_key, data["type"] or "video/mp4")
+            game.save(update_fields=["source_key", "upload_id"])
+        return Response(self._state(game), status=status.HTTP_201_CREATED)
+
+    def retrieve(self, request, pk=None):
+        return Response(self._state(self._game(request, pk)))
+
+    @extend_schema(request=inline_serializer("PartNumbers", {"numbers": serializers.ListField(child=serializers.IntegerField())}))
+    @action(detail=True, methods=["post"])
+    def parts(self, request, pk=None):
+        game = self._game(request, pk)
+        count = self._count(game)
+        numbers = request.data.get("numbers") or []
+        if not isinstance(numbers, list) or not all(isinstance(n, int) and 1 <= n <= count for n in numbers):
+            raise ValidationError({"numbers": f"part numbers between 1 and {count}"})
+        store = get_store()
+        return Response({"urls": {str(n): absolute(request, store.part_url(game.source_key, game.upload_id, n))
+                                  for n in numbers}})
+
+    @action(detail=True, methods=["post"])
+    def complete(self, request, pk=None):
+        game = self._game(request, pk)
+        store = get_store()
+        parts = store.uploaded_parts(game.source_key, game.upload_id)
+        if len(parts) != self._count(game) or sum(p.size for p in parts) != game.source_size:
+            raise ValidationError({"parts": f"{len(parts)} of {self._count(game)} parts are in; send the rest"})
+        store.complete_upload(game.source_key, game.upload_id)
+        reason = not_video_reason(store.read_head(game.source_key, 4096))
+        if reason:
+            store.delete_prefix(game.prefix)
+            game_service.reject(game, reason)
+        else:
+            game_service.queue_game(game)
+        return Response(GameSerializer(game, context={"request": request}).data)
+
+    def destroy(self, request, pk=None):
+        game = self._game(request, pk)
+        get_store().abort_upload(game.source_key, game.upload_id)
+        game.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _count(self, game: Game) -> int:
+        return max(1, -(-game.source_size // settings.UPLOAD_PART_BYTES))
+
+    def _state(self, game: Game) -> dict:
+        parts = get_store().uploaded_parts(game.source_key, game.upload_id)
+        return {"game": str(game.id), "name": game.name, "size": game.source_size,
+                "part_size": settings.UPLOAD_PART_BYTES, "part_count": self._count(game),
+                "uploaded": [{"number": p.number, "size": p.size} for p in parts]}

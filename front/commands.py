@@ -1,0 +1,115 @@
+"""The service's command-line verbs (`volley serve`, `worker`, `token create`,
+`reconcile`, `manage`): each sets up Django, then does one thing."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+log = logging.getLogger("volley.commands")
+RECONCILE_SECONDS = 60
+
+
+def setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "front.settings")
+    import django
+
+    django.setup()
+
+
+def _migrate() -> None:
+    from django.conf import settings
+    from django.core.management import call_command
+
+    settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+    call_command("migrate", interactive=False, verbosity=0)
+
+
+def serve(args) -> int:
+    """The web front on one machine. Embedded (no VOLLEY_REDIS_URL): SQLite, local
+    files and the stages in a thread of this process. Production uses gunicorn."""
+    setup()
+    from django.conf import settings
+    from django.core.servers.basehttp import WSGIServer, get_internal_wsgi_application, run
+
+    from front.queues import InProcess
+    from front.recovery import reconcile
+
+    _migrate()
+    if settings.EMBEDDED:
+        InProcess.instance().start()
+        reconcile()  # games left unfinished by the last run go on
+    print(f"Volley is at http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
+    run(args.host, args.port, get_internal_wsgi_application(), threading=True, server_cls=WSGIServer)
+    return 0
+
+
+def worker(args) -> int:
+    setup()
+    from django.conf import settings
+    from rq import Worker
+
+    from front.queues import redis_connection, worker_queues
+    from volley.exceptions import SettingError
+    from volley.settings import node_name
+
+    if settings.EMBEDDED:
+        raise SettingError("VOLLEY_REDIS_URL is not set: workers need Redis (`volley serve` runs stages in-process)")
+    names = worker_queues(args.queues, node_name())
+    _reconcile_every(RECONCILE_SECONDS)
+    log.info("worker on %s listening to %s", node_name(), ", ".join(names))
+    Worker(names, connection=redis_connection()).work(burst=args.burst, with_scheduler=False)
+    return 0
+
+
+def _reconcile_every(seconds: float) -> None:
+    """Requeue lost work now and every `seconds`, in a thread beside the worker."""
+    from django.db import connections
+
+    from front.recovery import reconcile
+
+    def loop() -> None:
+        stop = threading.Event()
+        while True:
+            try:
+                reconcile()
+            except Exception:
+                log.exception("reconcile failed; trying again later")
+            finally:
+                connections.close_all()
+            stop.wait(seconds)
+
+    threading.Thread(target=loop, name="reconcile", daemon=True).start()
+
+
+def token_create(args) -> int:
+    setup()
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    _migrate()
+    user, created = get_user_model().objects.get_or_create(username=args.username)
+    if created:
+        user.set_unusable_password()  # an API user; a password can be set with `manage changepassword`
+        user.save()
+    token, _ = Token.objects.get_or_create(user=user)
+    print(token.key)
+    return 0
+
+
+def reconcile(args) -> int:
+    setup()
+    from front.recovery import reconcile as run
+
+    for line in run() or ["nothing to do"]:
+        print(line)
+    return 0
+
+
+def manage(args) -> int:
+    setup()
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["volley manage", *args.args])
+    return 0

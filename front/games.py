@@ -1,0 +1,73 @@
+"""What the pages and the API share about games: starting one from a file in the store,
+the URLs of its videos, where it stands, and when a queued game should start."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from front import queues
+from front.exceptions import UploadRejected
+from front.models import STAGES, Game
+from front.sniff import not_video_reason
+
+
+def source_key(game: Game, filename: str) -> str:
+    suffix = "".join(c for c in filename.rsplit(".", 1)[-1].lower() if c.isalnum())[:8] if "." in filename else "bin"
+    return f"{game.prefix}source.{suffix or 'bin'}"
+
+
+def check_size(size: int, limit: int) -> None:
+    if size <= 0:
+        raise UploadRejected("the file is empty")
+    if size > limit:
+        raise UploadRejected(f"the file is {_gib(size)}; the largest game Volley takes is {_gib(limit)}")
+
+
+def check_head(head: bytes) -> None:
+    reason = not_video_reason(head)
+    if reason:
+        raise UploadRejected(reason)
+
+
+def queue_game(game: Game) -> None:
+    """The source is in the store: hand the game to the first stage."""
+    with transaction.atomic():
+        Game.objects.filter(id=game.id).update(
+            status=Game.Status.QUEUED, stage=STAGES[0], attempt=1, progress=0.0, queued_at=timezone.now(),
+            upload_id="", error="")
+        queues.enqueue(game.id, STAGES[0], 1)
+    game.refresh_from_db()
+
+
+def reject(game: Game, message: str) -> None:
+    Game.objects.filter(id=game.id).update(status=Game.Status.FAILED, error=message, finished_at=timezone.now())
+    game.refresh_from_db()
+
+
+def start_estimate(game: Game) -> float | None:
+    """Seconds until a queued game should start: the games ahead of it, each taking as
+    long as the last games took, spread over the workers. None without history."""
+    if game.status != Game.Status.QUEUED or game.queued_at is None:
+        return None
+    recent = Game.objects.filter(status=Game.Status.DONE, started_at__isnull=False).order_by("-finished_at")[:20]
+    took = [(g.finished_at - g.started_at).total_seconds() for g in recent.only("started_at", "finished_at")]
+    if not took:
+        return None
+    ahead = Game.objects.filter(
+        status__in=[Game.Status.QUEUED, Game.Status.PROCESSING], queued_at__lt=game.queued_at).count()
+    workers = max(1, queues.vproc_workers())
+    return ahead / workers * sum(took) / len(took)
+
+
+def _gib(size: int) -> str:
+    return f"{size / 1024**3:.1f} GB" if size >= 1024**3 else f"{size / 1024**2:.0f} MB"
+
+
+def stage_label(game: Game) -> str:
+    if game.status in (Game.Status.DONE, Game.Status.FAILED, Game.Status.UPLOADING):
+        return game.status
+    if game.status == Game.Status.QUEUED:
+        return "queued"
+    return game.stage
+

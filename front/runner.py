@@ -1,0 +1,180 @@
+"""The stage job wrapper: `run_stage(game_id, stage, attempt)` is what RQ (or the
+embedded thread) runs. The stage functions in `front.stages` only do the work; this
+module owns everything around it:
+
+- claiming: a try runs only if the game is still at that stage and try, and no live
+  run holds it (a duplicate or stale job returns at once, so retries never duplicate);
+- the game's node-local work directory, removed when the game is done or failed;
+- progress and a heartbeat written to the game, so pages show it and
+  `front.recovery` can tell a dead worker from a slow one;
+- one StageRun row per try; bad input fails the game with its message at once, other
+  errors are retried up to VOLLEY_STAGE_ATTEMPTS times;
+- queuing the next stage.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+import traceback
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connections, transaction
+from django.utils import timezone
+
+from front import queues
+from front.exceptions import WorkLost
+from front.models import STAGES, Game, StageRun
+from front.stages import FUNCTIONS
+from volley import settings as volley_settings
+from volley.exceptions import BadInput
+
+log = logging.getLogger("volley.stage")
+HEARTBEAT_SECONDS = 15.0
+PROGRESS_SECONDS = 1.0  # at most one progress write a second
+
+
+def work_dir(game_id) -> Path:
+    return volley_settings.work_dir() / "games" / str(game_id)
+
+
+def run_stage(game_id: str, stage: str, attempt: int) -> str:
+    """Run one try of one stage of one game. Returns what happened, for logs."""
+    claimed = claim(game_id, stage, attempt)
+    if claimed is None:
+        log.info("game=%s stage=%s try=%s: not due any more, skipped", game_id, stage, attempt)
+        return "skipped"
+    game, run = claimed
+    work = work_dir(game.id)
+    work.mkdir(parents=True, exist_ok=True)
+    log.info("game=%s stage=%s try=%s: started on %s", game.id, stage, attempt, run.node)
+    try:
+        with _heartbeat(game.id):
+            FUNCTIONS[stage](game, work, _progress_writer(game.id))
+    except BadInput as err:
+        _fail(game, run, str(err), work)
+        return "failed"
+    except WorkLost as err:
+        log.warning("game=%s stage=%s: %s; starting again from analysis", game.id, stage, err)
+        return _again(game, run, f"work files lost: {err}", restart=True)
+    except Exception as err:
+        log.exception("game=%s stage=%s try=%s failed", game.id, stage, attempt)
+        return _again(game, run, f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=8)}")
+    _advance(game, run, work)
+    return "ok"
+
+
+def claim(game_id: str, stage: str, attempt: int) -> tuple[Game, StageRun] | None:
+    with transaction.atomic():
+        game = Game.objects.select_for_update().filter(id=game_id).first()
+        if game is None or game.status not in (Game.Status.QUEUED, Game.Status.PROCESSING):
+            return None
+        if game.stage != stage or game.attempt != attempt:
+            return None
+        if game.runs.filter(stage=stage, attempt=attempt).exists():
+            return None  # this try ran (or runs) already; recovery queues a new try if it died
+        now = timezone.now()
+        node = volley_settings.node_name()
+        game.status, game.node, game.heartbeat_at, game.progress = Game.Status.PROCESSING, node, now, 0.0
+        game.started_at = game.started_at or now
+        game.save(update_fields=["status", "node", "heartbeat_at", "progress", "started_at"])
+        run = StageRun.objects.create(game=game, stage=stage, attempt=attempt, node=node, worker=_worker_name())
+        return game, run
+
+
+def _advance(game: Game, run: StageRun, work: Path) -> None:
+    now = timezone.now()
+    last = STAGES.index(run.stage) == len(STAGES) - 1
+    with transaction.atomic():
+        StageRun.objects.filter(id=run.id).update(outcome=StageRun.Outcome.OK, finished_at=now)
+        if last:
+            Game.objects.filter(id=game.id).update(
+                status=Game.Status.DONE, stage="done", progress=1.0, finished_at=now, error="")
+        else:
+            following = STAGES[STAGES.index(run.stage) + 1]
+            Game.objects.filter(id=game.id).update(stage=following, attempt=1, progress=0.0)
+            queues.enqueue(game.id, following, 1, game.node)
+    log.info("game=%s stage=%s: done", game.id, run.stage)
+    if last:
+        shutil.rmtree(work, ignore_errors=True)  # published: free the node's disk
+
+
+def _fail(game: Game, run: StageRun, message: str, work: Path) -> None:
+    log.warning("game=%s stage=%s failed: %s", game.id, run.stage, message)
+    now = timezone.now()
+    with transaction.atomic():
+        StageRun.objects.filter(id=run.id).update(outcome=StageRun.Outcome.FAILED, finished_at=now, error=message)
+        Game.objects.filter(id=game.id).update(status=Game.Status.FAILED, error=message, finished_at=now)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def _again(game: Game, run: StageRun, error: str, restart: bool = False) -> str:
+    """Queue the next try (of this stage, or of analysis when the node lost the files),
+    or fail the game once the tries are used up."""
+    if game.attempt >= settings.STAGE_ATTEMPTS:
+        stage = run.stage
+        _fail(game, run, f"{stage} failed {game.attempt} times; last error: {error.splitlines()[0]}", work_dir(game.id))
+        return "failed"
+    retry_stage(game.id, run, error, StageRun.Outcome.RETRY, restart)
+    return "retry"
+
+
+def retry_stage(game_id, run: StageRun | None, error: str, outcome: str, restart: bool = False) -> None:
+    """Close `run` with `outcome` and queue the next try (also used by recovery)."""
+    with transaction.atomic():
+        game = Game.objects.select_for_update().get(id=game_id)
+        if run is not None:
+            StageRun.objects.filter(id=run.id).update(outcome=outcome, finished_at=timezone.now(), error=error)
+        if restart:
+            game.stage, game.node = STAGES[0], ""
+        game.attempt += 1
+        game.progress = 0.0
+        game.save(update_fields=["stage", "node", "attempt", "progress"])
+        queues.enqueue(game.id, game.stage, game.attempt, game.node)
+
+
+def _progress_writer(game_id):
+    last = [0.0]
+
+    def write(fraction: float) -> None:
+        now = time.monotonic()
+        if now - last[0] < PROGRESS_SECONDS and fraction < 1.0:
+            return
+        last[0] = now
+        Game.objects.filter(id=game_id).update(progress=min(max(fraction, 0.0), 1.0), heartbeat_at=timezone.now())
+
+    return write
+
+
+@contextmanager
+def _heartbeat(game_id):
+    """Touch the game every few seconds while the stage runs, even through a long
+    ffmpeg call that reports no progress."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_SECONDS):
+            try:
+                Game.objects.filter(id=game_id).update(heartbeat_at=timezone.now())
+            except Exception:
+                log.exception("heartbeat of game %s failed", game_id)
+        connections.close_all()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{game_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _worker_name() -> str:
+    import os
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}"

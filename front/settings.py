@@ -1,0 +1,169 @@
+"""Django settings for the Volley service, read only from `VOLLEY_*` environment variables.
+
+With no settings at all this is the embedded mode: SQLite and local files under
+`VOLLEY_DATA_DIR`, stages run in-process. Production sets a PostgreSQL URL, a
+Redis URL and an S3 endpoint. Every variable is listed in docs/settings.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from volley.exceptions import SettingError
+from volley.settings import env_bool, env_int, env_list, env_path, env_str
+
+BASE_DIR = Path(__file__).resolve().parent
+DATA_DIR = env_path("DATA_DIR", Path("volley-data")).resolve()
+
+#: Embedded mode only: a fixed key is fine there, the service listens on loopback by default.
+_DEV_SECRET = "volley-embedded-dev-key-not-for-production"
+
+
+def _database(url: str) -> dict:
+    """`postgres://user:pass@host:port/name` or `sqlite:///path`; empty = SQLite in DATA_DIR."""
+    if not url:
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": DATA_DIR / "volley.sqlite3",
+                "OPTIONS": {"timeout": 20}}
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": unquote(parts.path) or DATA_DIR / "volley.sqlite3"}
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise SettingError(f"VOLLEY_DATABASE_URL must be postgres://... or sqlite:///..., got {url!r}")
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": unquote(parts.path.lstrip("/")) or "volley",
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "",
+        "PORT": str(parts.port or ""),
+        "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+        "CONN_HEALTH_CHECKS": True,
+    }
+
+
+DATABASE_URL = env_str("DATABASE_URL", "")
+REDIS_URL = env_str("REDIS_URL", "")
+EMBEDDED = not REDIS_URL  # no queue server: stages run in a thread of the web process
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET if not env_str("S3_ENDPOINT", "") else "")
+if not SECRET_KEY:
+    raise SettingError("VOLLEY_SECRET_KEY must be set when VOLLEY_S3_ENDPOINT is (production)")
+#: Embedded, the server is the user's own machine, reached by whatever name it has;
+#: production lists its public host names.
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["*"] if EMBEDDED else ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+#: The front's public address (https://volley.example.com), for share links and OpenGraph
+#: tags; empty = taken from each request.
+BASE_URL = env_str("BASE_URL", "").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "front",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "front.urls"
+WSGI_APPLICATION = "front.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {"default": _database(DATABASE_URL)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "games"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_TZ = True
+
+STATIC_URL = "/static/"
+#: Only for `collectstatic` (an image may bake files in); served from the app folders otherwise.
+_static_root = env_str("STATIC_ROOT", "")
+STATIC_ROOT = Path(_static_root) if _static_root else None
+#: Serve static files straight from the app folders (no collectstatic needed, also in the image).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# Uploads through the API are streamed to a temporary file, never held in memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_TEMP_DIR = None
+
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+REST_FRAMEWORK = {
+    # Token first: a bad token answers 401 with a WWW-Authenticate header.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Volley API",
+    "DESCRIPTION": "Upload volleyball games; get their rallies, clips, digest and best reel.",
+    "VERSION": "1",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.server": {"level": "WARNING"}},
+}
+
+# --- the service's own settings ---------------------------------------------------
+GiB, MiB = 1024**3, 1024**2
+#: Largest game a browser may upload (multipart straight to the object store).
+MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 20 * GiB, minimum=1)
+#: Largest file `POST /api/games/` takes in one request (it passes through the front).
+MAX_DIRECT_UPLOAD_BYTES = env_int("MAX_DIRECT_UPLOAD_BYTES", 2 * GiB, minimum=1)
+#: Size of each part of a browser upload; S3 wants ≥ 5 MiB and at most 10,000 parts.
+UPLOAD_PART_BYTES = env_int("UPLOAD_PART_BYTES", 16 * MiB, minimum=5 * MiB)
+#: Tries of one stage of one game before the game fails (bad input fails at once).
+STAGE_ATTEMPTS = env_int("STAGE_ATTEMPTS", 3, minimum=1)
+#: A running stage whose heartbeat is older than this is taken for dead and run again.
+STALL_SECONDS = env_int("STALL_SECONDS", 120, minimum=10)

@@ -1,0 +1,125 @@
+"""The four stages of a game in the service, each a plain function over a game and its
+node-local work directory. They call the engine's stage packages (vproc, framer,
+clipper, pusher) and write what the next stage needs beside them; the runner
+(`front.runner`) owns claiming, progress, heartbeats, retries and cleanup.
+
+Work directory of a game (`VOLLEY_WORK_DIR/games/<id>/`):
+    source            the uploaded video, fetched from the object store
+    analysis.json     video, rallies, track (analysing)
+    segments/, segments.json   one cut per rally (cutting)
+    out/              clips, posters, digest, best reel, rallies.json, track.json (building)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+from django.db import transaction
+
+from front.exceptions import WorkLost
+from front.models import Game, Rally
+from volley import defaults
+from volley.payloads import Outputs, Rally as RallyPayload, Segment, VideoInfo
+from volley.pipeline import write_json
+
+Fraction = Callable[[float], None]
+
+
+def analysing(game: Game, work: Path, progress: Fraction) -> None:
+    from pusher.store import get_store
+    from vproc.analyse import analyse
+
+    source = work / "source"
+    store = get_store()
+    if not source.exists() or source.stat().st_size != store.size(game.source_key):
+        store.download(game.source_key, source, lambda done, total: progress(0.1 * done / max(total, 1)))
+    analysis = analyse(source, lambda _stage, f: progress(0.1 + 0.9 * f))
+    write_json(work / "analysis.json", {
+        "video": analysis.video.to_dict(),
+        "rallies": [r.to_dict() for r in analysis.rallies],
+        "track": [p.to_dict() for p in analysis.track],
+    })
+    with transaction.atomic():
+        game.video = analysis.video.public()
+        game.save(update_fields=["video"])
+        game.rallies.all().delete()  # a retry replaces, never adds
+        Rally.objects.bulk_create(
+            Rally(game=game, index=r.index, start=r.start, end=r.end, stats=r.stats, score=r.score)
+            for r in analysis.rallies
+        )
+
+
+def cutting(game: Game, work: Path, progress: Fraction) -> None:
+    from framer import export_rallies
+
+    video, rallies = _analysis(work)
+    segments = export_rallies(
+        work / "source", video, rallies, work / "segments", defaults.PAD_BEFORE, defaults.PAD_AFTER,
+        lambda _stage, f: progress(f), jobs=2,
+    )
+    write_json(work / "segments.json", {"segments": [s.to_dict() for s in segments]})
+
+
+def building(game: Game, work: Path, progress: Fraction) -> None:
+    from clipper import build_outputs
+
+    video, rallies = _analysis(work)
+    segments = [Segment.from_dict(s) for s in _read(work / "segments.json")["segments"]]
+    out = work / "out"
+    outputs = build_outputs(segments, rallies, out, defaults.BEST_COUNT, lambda _stage, f: progress(f))
+    entries = []
+    for rally in rallies:
+        entry = rally.to_dict()
+        entry["clip"] = _relative(outputs.clips.get(rally.index), out)
+        entry["poster"] = _relative(outputs.posters.get(rally.index), out)
+        entries.append(entry)
+    write_json(out / "rallies.json", {"video": video.public(), "rallies": entries})
+    write_json(out / "track.json", {"frames": _read(work / "analysis.json")["track"]})
+    write_json(work / "outputs.json", outputs.to_dict())
+
+
+def publishing(game: Game, work: Path, progress: Fraction) -> None:
+    from pusher.publish import publish
+    from pusher.store import get_store
+
+    out = work / "out"
+    if not out.is_dir():
+        raise WorkLost(f"{out} is gone")
+    outputs = Outputs.from_dict(_read(work / "outputs.json"))
+    keys = publish(out, game.prefix, get_store(), progress)
+
+    def key(path: Path | None) -> str:
+        return "" if path is None else keys[str(Path(path).relative_to(out))]
+
+    with transaction.atomic():
+        for rally in game.rallies.all():
+            rally.clip_key = key(outputs.clips.get(rally.index))
+            rally.poster_key = key(outputs.posters.get(rally.index))
+            rally.save(update_fields=["clip_key", "poster_key"])
+        game.digest_key, game.best_key = key(outputs.digest), key(outputs.best)
+        game.save(update_fields=["digest_key", "best_key"])
+
+
+def _analysis(work: Path) -> tuple[VideoInfo, list[RallyPayload]]:
+    data = _read(work / "analysis.json")
+    if not (work / "source").exists():
+        raise WorkLost(f"{work / 'source'} is gone")
+    return VideoInfo.from_dict(data["video"]), [RallyPayload.from_dict(r) for r in data["rallies"]]
+
+
+def _read(path: Path) -> dict:
+    """A file an earlier stage wrote on this node; missing means the node lost it."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise WorkLost(f"{path} is gone") from None
+
+
+def _relative(path: Path | None, base: Path) -> str | None:
+    return None if path is None else str(Path(path).relative_to(base))
+
+
+#: The stage name → its function, in pipeline order.
+FUNCTIONS = {"analysing": analysing, "cutting": cutting, "building": building, "publishing": publishing}

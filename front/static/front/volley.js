@@ -1,0 +1,33 @@
+// Shared by the pages: JSON calls to the API with the session's CSRF token.
+"use strict";
+
+function csrfToken() {
+  const match = document.cookie.match(/(?:^|; )csrftoken=([^;]*)/);
+  if (match) return decodeURIComponent(match[1]);
+  const input = document.querySelector("input[name=csrfmiddlewaretoken]");
+  return input ? input.value : "";
+}
+
+async function api(method, url, body) {
+  const response = await fetch(url, {
+    method,
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), Accept: "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  const data = text ? JSON.parse(text) : {};
+  if (!response.ok) {
+    const error = new Error(apiMessage(data) || `${response.status} ${response.statusText}`);
+    error.status = response.status;
+    throw error;
+  }
+  return data;
+}
+
+// DRF errors come as {"detail": "..."} or {"field": ["..."]}: one readable line.
+function apiMessage(data) {
+  if (!data || typeof data !== "object") return "";
+  if (data.detail) return data.detail;
+  return Object.values(data).flat().join(" ");
+}

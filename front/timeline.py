@@ -1,0 +1,41 @@
+"""A picture of a game's timeline: the whole game as a bar, each rally a block on it
+that plays that rally when clicked (inline SVG, no image files)."""
+
+from __future__ import annotations
+
+from django.utils.html import format_html, format_html_join
+
+WIDTH, HEIGHT = 1000, 48
+
+
+def timeline_svg(duration: float, rallies) -> str:
+    blocks = format_html_join(
+        "", '<rect class="rally" data-index="{}" x="{:.1f}" y="8" width="{:.1f}" height="26" rx="2">'
+        "<title>Rally {}: {} to {}</title></rect>",
+        ((r.index, _x(r.start, duration), max(_x(r.end, duration) - _x(r.start, duration), 2.0),
+          r.index, clock(r.start), clock(r.end)) for r in rallies),
+    )
+    ticks = format_html_join(
+        "", '<text x="{:.1f}" y="46" class="tick">{}</text>',
+        ((_x(t, duration), clock(t)) for t in _ticks(duration)),
+    )
+    return format_html(
+        '<svg class="timeline" viewBox="0 0 {} {}" role="img" aria-label="Rallies on the game\'s timeline">'
+        '<rect class="game" x="0" y="8" width="{}" height="26" rx="3"></rect>{}{}</svg>',
+        WIDTH, HEIGHT, WIDTH, blocks, ticks,
+    )
+
+
+def clock(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def _x(t: float, duration: float) -> float:
+    return WIDTH * min(max(t / duration, 0.0), 1.0)
+
+
+def _ticks(duration: float) -> list[float]:
+    step = next((s for s in (30, 60, 300, 600, 900, 1800) if duration / s <= 8), 3600)
+    return [float(t) for t in range(0, int(duration), step)]
