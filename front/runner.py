@@ -19,7 +19,6 @@ import shutil
 import threading
 import time
 import traceback
-from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -53,8 +52,8 @@ def run_stage(game_id: str, stage: str, attempt: int) -> str:
     work.mkdir(parents=True, exist_ok=True)
     log.info("game=%s stage=%s try=%s: started on %s", game.id, stage, attempt, run.node)
     try:
-        with _heartbeat(game.id):
-            FUNCTIONS[stage](game, work, _progress_writer(game.id))
+        with Reporter(game.id) as reporter:
+            FUNCTIONS[stage](game, work, reporter)
     except BadInput as err:
         _fail(game, run, str(err), work)
         return "failed"
@@ -86,18 +85,33 @@ def claim(game_id: str, stage: str, attempt: int) -> tuple[Game, StageRun] | Non
         return game, run
 
 
+def _current(run: StageRun) -> Game | None:
+    """The game, locked, if `run` still holds it. A run that recovery took for dead (its
+    worker stopped answering, then came back) must not move the game on: its successor
+    does that."""
+    game = Game.objects.select_for_update().get(id=run.game_id)
+    still = StageRun.objects.filter(id=run.id, outcome=StageRun.Outcome.RUNNING).exists()
+    if still and (game.stage, game.attempt) == (run.stage, run.attempt):
+        return game
+    log.warning("game=%s stage=%s try=%s: superseded by a later try; result dropped", game.id, run.stage, run.attempt)
+    return None
+
+
 def _advance(game: Game, run: StageRun, work: Path) -> None:
     now = timezone.now()
     last = STAGES.index(run.stage) == len(STAGES) - 1
     with transaction.atomic():
+        if _current(run) is None:
+            return
         StageRun.objects.filter(id=run.id).update(outcome=StageRun.Outcome.OK, finished_at=now)
         if last:
             Game.objects.filter(id=game.id).update(
                 status=Game.Status.DONE, stage="done", progress=1.0, finished_at=now, error="")
         else:
             following = STAGES[STAGES.index(run.stage) + 1]
-            Game.objects.filter(id=game.id).update(stage=following, attempt=1, progress=0.0)
-            queues.enqueue(game.id, following, 1, game.node)
+            attempt = next_attempt(game.id, following)
+            Game.objects.filter(id=game.id).update(stage=following, attempt=attempt, progress=0.0)
+            queues.enqueue(game.id, following, attempt, game.node)
     log.info("game=%s stage=%s: done", game.id, run.stage)
     if last:
         shutil.rmtree(work, ignore_errors=True)  # published: free the node's disk
@@ -107,6 +121,8 @@ def _fail(game: Game, run: StageRun, message: str, work: Path) -> None:
     log.warning("game=%s stage=%s failed: %s", game.id, run.stage, message)
     now = timezone.now()
     with transaction.atomic():
+        if _current(run) is None:
+            return
         StageRun.objects.filter(id=run.id).update(outcome=StageRun.Outcome.FAILED, finished_at=now, error=message)
         Game.objects.filter(id=game.id).update(status=Game.Status.FAILED, error=message, finished_at=now)
     shutil.rmtree(work, ignore_errors=True)
@@ -126,51 +142,63 @@ def _again(game: Game, run: StageRun, error: str, restart: bool = False) -> str:
 def retry_stage(game_id, run: StageRun | None, error: str, outcome: str, restart: bool = False) -> None:
     """Close `run` with `outcome` and queue the next try (also used by recovery)."""
     with transaction.atomic():
-        game = Game.objects.select_for_update().get(id=game_id)
+        game = Game.objects.select_for_update().get(id=game_id) if run is None else _current(run)
+        if game is None:
+            return
         if run is not None:
             StageRun.objects.filter(id=run.id).update(outcome=outcome, finished_at=timezone.now(), error=error)
         if restart:
             game.stage, game.node = STAGES[0], ""
-        game.attempt += 1
+        game.attempt = next_attempt(game.id, game.stage)
         game.progress = 0.0
         game.save(update_fields=["stage", "node", "attempt", "progress"])
         queues.enqueue(game.id, game.stage, game.attempt, game.node)
 
 
-def _progress_writer(game_id):
-    last = [0.0]
-
-    def write(fraction: float) -> None:
-        now = time.monotonic()
-        if now - last[0] < PROGRESS_SECONDS and fraction < 1.0:
-            return
-        last[0] = now
-        Game.objects.filter(id=game_id).update(progress=min(max(fraction, 0.0), 1.0), heartbeat_at=timezone.now())
-
-    return write
+def next_attempt(game_id, stage: str) -> int:
+    """Tries are numbered per game and stage across the whole life of the game, so a
+    try's number (and its job id) is never reused, even after a restart from analysis."""
+    return StageRun.objects.filter(game_id=game_id, stage=stage).count() + 1
 
 
-@contextmanager
-def _heartbeat(game_id):
-    """Touch the game every few seconds while the stage runs, even through a long
-    ffmpeg call that reports no progress."""
-    stop = threading.Event()
+class Reporter:
+    """Progress and heartbeat of a running stage. The stage may report from any thread
+    (analysis does, from its decoder); only this reporter's own thread writes to the
+    database: the progress when it changed, at most once a second, and a heartbeat
+    every few seconds even through a long ffmpeg call that reports nothing."""
 
-    def beat() -> None:
-        while not stop.wait(HEARTBEAT_SECONDS):
-            try:
-                Game.objects.filter(id=game_id).update(heartbeat_at=timezone.now())
-            except Exception:
-                log.exception("heartbeat of game %s failed", game_id)
-        connections.close_all()  # this thread's own connection
+    def __init__(self, game_id):
+        self.game_id = game_id
+        self.fraction = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"reporter-{game_id}", daemon=True)
 
-    thread = threading.Thread(target=beat, name=f"heartbeat-{game_id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
+    def __call__(self, fraction: float) -> None:
+        self.fraction = min(max(fraction, 0.0), 1.0)
+
+    def __enter__(self) -> "Reporter":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        written, beat = -1.0, time.monotonic()
+        try:
+            while not self._stop.wait(PROGRESS_SECONDS):
+                if self.fraction != written or time.monotonic() - beat >= HEARTBEAT_SECONDS:
+                    written, beat = self.fraction, time.monotonic()
+                    self._write(written)
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    def _write(self, fraction: float) -> None:
+        try:
+            Game.objects.filter(id=self.game_id).update(progress=fraction, heartbeat_at=timezone.now())
+        except Exception:  # a lost database connection must not kill the stage
+            log.exception("progress of game %s not written", self.game_id)
 
 
 def _worker_name() -> str:

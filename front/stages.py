@@ -68,6 +68,7 @@ def building(game: Game, work: Path, progress: Fraction) -> None:
     video, rallies = _analysis(work)
     segments = [Segment.from_dict(s) for s in _read(work / "segments.json")["segments"]]
     out = work / "out"
+    out.mkdir(parents=True, exist_ok=True)  # a game without rallies still publishes its lists
     outputs = build_outputs(segments, rallies, out, defaults.BEST_COUNT, lambda _stage, f: progress(f))
     entries = []
     for rally in rallies:

@@ -10,14 +10,14 @@ WIDTH, HEIGHT = 1000, 48
 
 def timeline_svg(duration: float, rallies) -> str:
     blocks = format_html_join(
-        "", '<rect class="rally" data-index="{}" x="{:.1f}" y="8" width="{:.1f}" height="26" rx="2">'
+        "", '<rect class="rally" data-index="{}" x="{}" y="8" width="{}" height="26" rx="2">'
         "<title>Rally {}: {} to {}</title></rect>",
-        ((r.index, _x(r.start, duration), max(_x(r.end, duration) - _x(r.start, duration), 2.0),
+        ((r.index, f"{_x(r.start, duration):.1f}", f"{max(_x(r.end, duration) - _x(r.start, duration), 2.0):.1f}",
           r.index, clock(r.start), clock(r.end)) for r in rallies),
     )
     ticks = format_html_join(
-        "", '<text x="{:.1f}" y="46" class="tick">{}</text>',
-        ((_x(t, duration), clock(t)) for t in _ticks(duration)),
+        "", '<text x="{}" y="46" class="tick">{}</text>',
+        ((f"{_x(t, duration):.1f}", clock(t)) for t in _ticks(duration)),
     )
     return format_html(
         '<svg class="timeline" viewBox="0 0 {} {}" role="img" aria-label="Rallies on the game\'s timeline">'
