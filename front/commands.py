@@ -40,9 +40,35 @@ def serve(args) -> int:
     if settings.EMBEDDED:
         InProcess.instance().start()
         reconcile()  # games left unfinished by the last run go on
+    if args.demo:
+        _demo_game(args.demo)
     print(f"Volley is at http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
     run(args.host, args.port, get_internal_wsgi_application(), threading=True, server_cls=WSGIServer)
     return 0
+
+
+DEMO_USER, DEMO_PASSWORD = "demo", "volley-demo"
+
+
+def _demo_game(path) -> None:
+    """The README's demo: a user who owns the sample game, queued once."""
+    from django.contrib.auth import get_user_model
+
+    from front.games import queue_game, source_key
+    from front.models import Game
+    from pusher.store import get_store
+
+    user, created = get_user_model().objects.get_or_create(username=DEMO_USER)
+    if created:
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+    if not Game.objects.filter(owner=user).exists():
+        game = Game.objects.create(owner=user, name=path.stem, source_size=path.stat().st_size)
+        game.source_key = source_key(game, path.name)
+        game.save(update_fields=["source_key"])
+        get_store().put_file(game.source_key, path, content_type="video/mp4")
+        queue_game(game)
+    print(f"Log in as {DEMO_USER} / {DEMO_PASSWORD} to see {path.name} processed.", flush=True)
 
 
 def worker(args) -> int:

@@ -234,3 +234,26 @@ def test_token_command_prints_only_the_token(service, tmp_path):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {out.strip()}")
     assert client.get("/api/games/").status_code == 200
+
+
+def test_an_abandoned_browser_upload_can_be_cancelled(api_user, still_video, service):
+    _, client = api_user
+    game = _start(client, still_video).json()["game"]
+    assert client.delete(f"/api/uploads/{game}/").status_code == 204
+    assert not Game.objects.filter(id=game).exists()
+    assert client.get(f"/api/uploads/{game}/").status_code == 404
+
+
+def test_the_game_page_shows_rallies_timeline_and_downloads_to_its_owner_only(api_user, service):
+    user, _ = api_user
+    game = done_game(user, rallies=3)
+    owner = APIClient()
+    owner.force_login(user)
+    html = owner.get(f"/games/{game.id}/").content.decode()
+    assert html.count('class="rally"') >= 3 and 'svg class="timeline"' in html
+    assert "response-content-disposition=attachment" in html  # downloads get a file name
+    assert 'id="share-game"' in html
+    stranger = APIClient()
+    stranger.force_login(get_user_model().objects.create_user("eve"))
+    assert stranger.get(f"/games/{game.id}/").status_code == 404
+    assert APIClient().get(f"/games/{game.id}/").status_code == 302  # to the login page

@@ -75,6 +75,8 @@ def _service_commands(commands) -> None:
     serve = commands.add_parser("serve", help="run the web service (and, embedded, the stages) on this machine")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--demo", type=Path, metavar="GAME",
+                       help="also make a user 'demo' (password 'volley-demo') who owns GAME, processed on start")
     serve.set_defaults(run=lambda a: _service("serve", a))
 
     worker = commands.add_parser("worker", help="run a stage worker on RQ queues")
