@@ -93,13 +93,14 @@ def _reconcile_every(seconds: float) -> None:
     """Requeue lost work now and every `seconds`, in a thread beside the worker."""
     from django.db import connections
 
-    from front.recovery import reconcile
+    from front.recovery import reconcile, sweep_work_dirs
 
     def loop() -> None:
         stop = threading.Event()
         while True:
             try:
                 reconcile()
+                sweep_work_dirs()
             except Exception:
                 log.exception("reconcile failed; trying again later")
             finally:

@@ -7,11 +7,16 @@ Redis restarts, because the game's state lives in PostgreSQL.
   node's queues, otherwise from analysis on any node (the source is in the store);
 - a stage due but queued nowhere (Redis lost its lists): queued again, same try.
 Workers run it at start and every minute; `volley reconcile` runs it by hand.
+
+`sweep_work_dirs()` frees this node's disk of work directories that no game under way
+on this node owns any more (a game deleted mid-way, or moved to another node).
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -19,7 +24,8 @@ from django.utils import timezone
 
 from front import queues
 from front.models import Game, StageRun
-from front.runner import retry_stage
+from front.runner import retry_stage, work_dir
+from volley.settings import node_name
 
 log = logging.getLogger("volley.recovery")
 
@@ -58,3 +64,21 @@ def _lost(game: Game, run: StageRun, live: set[str]) -> str:
     retry_stage(game.id, run, error, StageRun.Outcome.LOST, restart=node_gone)
     where = "from analysis on any node" if node_gone else f"on {name}"
     return f"game {game.id}: {error}; {game.stage} queued again {where}"
+
+
+def sweep_work_dirs() -> list[str]:
+    """Remove work directories of games that are not under way on this node."""
+    root = work_dir("x").parent
+    if not root.is_dir():
+        return []
+    mine = {str(g) for g in Game.objects.filter(
+        status__in=[Game.Status.QUEUED, Game.Status.PROCESSING], node__in=[node_name(), ""]).values_list("id", flat=True)}
+    removed = []
+    recent = time.time() - settings.STALL_SECONDS  # a game claimed while we looked
+    for folder in root.iterdir():
+        if folder.is_dir() and folder.name not in mine and folder.stat().st_mtime < recent:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
+    if removed:
+        log.info("freed the work directories of %d games no longer under way here", len(removed))
+    return removed

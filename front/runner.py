@@ -89,7 +89,10 @@ def _current(run: StageRun) -> Game | None:
     """The game, locked, if `run` still holds it. A run that recovery took for dead (its
     worker stopped answering, then came back) must not move the game on: its successor
     does that."""
-    game = Game.objects.select_for_update().get(id=run.game_id)
+    game = Game.objects.select_for_update().filter(id=run.game_id).first()
+    if game is None:
+        log.info("game=%s was deleted while %s ran; result dropped", run.game_id, run.stage)
+        return None
     still = StageRun.objects.filter(id=run.id, outcome=StageRun.Outcome.RUNNING).exists()
     if still and (game.stage, game.attempt) == (run.stage, run.attempt):
         return game

@@ -187,3 +187,19 @@ def _wait(condition, what: str, seconds: float = 120) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.2)
+
+
+def test_a_worker_frees_the_disk_of_games_no_longer_under_way_here(api_user, still_video, service):
+    from front.recovery import sweep_work_dirs
+
+    user, _ = api_user
+    kept = queued_game(user, still_video)
+    work_dir(kept.id).mkdir(parents=True)
+    orphan = work_dir("5a1e7b1e-0000-4000-8000-000000000000")  # a game deleted mid-way
+    orphan.mkdir(parents=True)
+    (orphan / "source").write_bytes(b"x" * 1000)
+    old = time.time() - 3600
+    for folder in (orphan, work_dir(kept.id)):
+        os.utime(folder, (old, old))
+    assert sweep_work_dirs() == [orphan.name]
+    assert work_dir(kept.id).exists() and not orphan.exists()
