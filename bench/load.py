@@ -19,7 +19,7 @@ p99 < 200 ms. This script builds everything it needs and removes it again:
 Then, unless --no-max, a short unpaced run at `--connections` shows each endpoint's
 capacity. Usage:
 
-    .venv/bin/python bench/load.py [--seconds 20] [--rate 100] [--connections 8]
+    .venv/bin/python bench/load.py [--seconds 20] [--rate 100] [--connections 16]
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20, help="length of each paced run")
     parser.add_argument("--rate", type=float, default=TARGET_RATE, help="requests per second to hold")
-    parser.add_argument("--connections", type=int, default=8, help="wrk connections")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections (more keep the pace open-loop-like)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--games", type=int, default=50)
     parser.add_argument("--rallies", type=int, default=20)

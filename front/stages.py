@@ -13,6 +13,7 @@ Work directory of a game (`VOLLEY_WORK_DIR/games/<id>/`):
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable
 
@@ -22,7 +23,7 @@ from front.exceptions import WorkLost
 from front.models import Game, Rally
 from volley import defaults
 from volley.payloads import Outputs, Rally as RallyPayload, Segment, VideoInfo
-from volley.pipeline import write_json
+from volley.pipeline import EarlyCuts, Options, write_json
 
 Fraction = Callable[[float], None]
 
@@ -35,7 +36,9 @@ def analysing(game: Game, work: Path, progress: Fraction) -> None:
     store = get_store()
     if not source.exists() or source.stat().st_size != store.size(game.source_key):
         store.download(game.source_key, source, lambda done, total: progress(0.1 * done / max(total, 1)))
-    analysis = analyse(source, lambda _stage, f: progress(0.1 + 0.9 * f))
+    with ExitStack() as stack:  # rallies settled early are cut while the rest decodes
+        early = EarlyCuts(source, Options(jobs=2), stack, folder=work / "segments")
+        analysis = analyse(source, lambda _stage, f: progress(0.1 + 0.9 * f), early=early)
     write_json(work / "analysis.json", {
         "video": analysis.video.to_dict(),
         "rallies": [r.to_dict() for r in analysis.rallies],
@@ -55,7 +58,7 @@ def cutting(game: Game, work: Path, progress: Fraction) -> None:
     from framer import export_rallies
 
     video, rallies = _analysis(work)
-    segments = export_rallies(
+    segments = export_rallies(  # reuses the cuts analysis made early
         work / "source", video, rallies, work / "segments", defaults.PAD_BEFORE, defaults.PAD_AFTER,
         lambda _stage, f: progress(f), jobs=2,
     )

@@ -68,12 +68,14 @@ def process(source: Path, out_dir: Path, options: Options | None = None, progres
 class EarlyCuts:
     """Starts cutting the rallies that analysis has settled while it still decodes the
     rest of the game: decoding leaves part of the CPU idle, and the cuts fill it.
-    Owns the run's scratch directory (removed when `stack` closes) and the cutter."""
+    Cuts go to `folder` when given (the service's node-local work directory, where the
+    cutting stage finds them by name), else to a scratch directory of the run's own,
+    removed when `stack` closes."""
 
-    def __init__(self, source: Path, options: Options, stack: ExitStack):
+    def __init__(self, source: Path, options: Options, stack: ExitStack, folder: Path | None = None):
         self.source, self.options, self.stack = source, options, stack
         self.cutter: Cutter | None = None
-        self.scratch: Path | None = None
+        self.scratch: Path | None = folder
 
     def __call__(self, video: VideoInfo, rallies: list[Rally]) -> None:
         cutter = self.open(video)
@@ -82,9 +84,10 @@ class EarlyCuts:
 
     def open(self, video: VideoInfo) -> Cutter:
         if self.cutter is None:
-            self.options.work_dir.mkdir(parents=True, exist_ok=True)
-            self.scratch = Path(tempfile.mkdtemp(prefix="game-", dir=self.options.work_dir))
-            self.stack.callback(shutil.rmtree, self.scratch, ignore_errors=True)
+            if self.scratch is None:
+                self.options.work_dir.mkdir(parents=True, exist_ok=True)
+                self.scratch = Path(tempfile.mkdtemp(prefix="game-", dir=self.options.work_dir))
+                self.stack.callback(shutil.rmtree, self.scratch, ignore_errors=True)
             self.cutter = self.stack.enter_context(Cutter(self.source, video, self.scratch, self.options.jobs))
         return self.cutter
 
