@@ -113,7 +113,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20, help="length of each paced run")
     parser.add_argument("--rate", type=float, default=TARGET_RATE, help="requests per second to hold")
-    parser.add_argument("--connections", type=int, default=16, help="wrk connections (more keep the pace open-loop-like)")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections (more keep the pace near open-loop)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--games", type=int, default=50)
     parser.add_argument("--rallies", type=int, default=20)
@@ -145,19 +145,18 @@ def main() -> int:
         _check_answers(base, token, endpoints, args.rallies)
         print(f"gunicorn: {args.workers} workers × 4 threads (gthread) on {os.cpu_count()} cores; "
               f"{args.games} games × {args.rallies} rallies; wrk {args.threads} threads, {args.connections} connections")
-        for name, paths in endpoints.items():  # warm every worker (imports, boto client, connections)
+        for paths in endpoints.values():  # warm every worker (imports, boto client, connections)
             _wrk(base, token, paths, 3, args.connections, args.threads, 0, scratch)
         verdicts = []
         print(f"\n-- paced at {args.rate:.0f} requests/s for {args.seconds:.0f} s")
         for name, paths in endpoints.items():
             result = _wrk(base, token, paths, args.seconds, args.connections, args.threads, args.rate, scratch)
-            ok = _report(name, result, args.rate)
-            verdicts.append(ok)
+            verdicts.append(_report(name, result, args.rate))
         if not args.no_max:
             print(f"\n-- unpaced (capacity) for {args.max_seconds:.0f} s at {args.connections} connections")
             for name, paths in endpoints.items():
-                _report(name, _wrk(base, token, paths, args.max_seconds, args.connections, args.threads, 0, scratch),
-                        None)
+                result = _wrk(base, token, paths, args.max_seconds, args.connections, args.threads, 0, scratch)
+                _report(name, result, None)
         return 0 if all(verdicts) else 1
     finally:
         if gunicorn is not None:

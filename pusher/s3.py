@@ -15,10 +15,11 @@ import boto3
 from boto3.s3.transfer import TransferConfig
 from boto3.exceptions import Boto3Error
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from pusher.base import (ByteProgress, Part, attachment, check_contiguous, check_key, check_part_number,
                          check_prefix)
+from pusher import sigv4
 from pusher.exceptions import StoreError
 
 MiB = 1024 * 1024
@@ -70,8 +71,11 @@ class S3Store:
         )
         credentials = {"aws_access_key_id": access_key, "aws_secret_access_key": secret_key} if access_key else {}
         # Own session: boto3's default session is not thread-safe, clients are.
-        self.client = boto3.session.Session().client(
-            "s3", endpoint_url=endpoint or None, region_name=region, config=config, **credentials)
+        self.session = boto3.session.Session(region_name=region, **credentials)
+        self.client = self.session.client("s3", endpoint_url=endpoint or None, config=config)
+        self.region = region
+        self.endpoint = self.client.meta.endpoint_url
+        self.virtual = addressing == "virtual"
 
     # --- objects ----------------------------------------------------------------
     def put_file(self, key: str, path: Path, *, content_type: str | None = None,
@@ -124,11 +128,15 @@ class S3Store:
         check_key(key)
         if self.cdn_url and not download_name:  # a CDN URL cannot ask for Content-Disposition
             return f"{self.cdn_url}/{quote(key)}"
-        params = {"Bucket": self.bucket, "Key": key}
-        if download_name:
-            params["ResponseContentDisposition"] = attachment(download_name)
+        params = {"response-content-disposition": attachment(download_name)} if download_name else {}
         with _errors("url", key):
-            return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=self.expiry)
+            frozen = self.session.get_credentials()
+            if frozen is None:
+                raise NoCredentialsError()
+            frozen = frozen.get_frozen_credentials()  # refreshable chains (roles) stay fresh
+        credentials = sigv4.Credentials(frozen.access_key, frozen.secret_key, frozen.token)
+        return sigv4.presign_get(self.endpoint, self.region, self.bucket, key, credentials, self.expiry,
+                                 signed_at=sigv4.window_start(self.expiry), virtual=self.virtual, params=params)
 
     def delete_prefix(self, prefix: str) -> int:
         """Deletes every object under `prefix` and aborts its unfinished uploads."""

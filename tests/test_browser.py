@@ -172,7 +172,8 @@ def test_a_user_uploads_a_game_watches_it_processed_plays_a_rally_and_shares_the
     assert clip.startswith(service.s3.endpoint_url) and "X-Amz-Signature=" in clip, clip
     rally.locator("button.play").click()
     page.wait_for_function(
-        "(clip) => { const v = document.getElementById('player'); return v.src === clip && v.currentTime > 0.5 && !v.error; }",
+        "(clip) => { const v = document.getElementById('player');"
+        " return v.src === clip && v.currentTime > 0.5 && !v.error; }",
         arg=clip, timeout=30_000)
     first = page.evaluate("document.getElementById('player').currentTime")
     page.wait_for_function(f"document.getElementById('player').currentTime > {first}", timeout=10_000)
