@@ -37,12 +37,17 @@ class PayloadTooLarge(APIException):
 
 
 class RallySerializer(serializers.ModelSerializer):
+    duration = serializers.SerializerMethodField()
     clip_url = serializers.SerializerMethodField()
     poster_url = serializers.SerializerMethodField()
 
     class Meta:
         model = Rally
         fields = ["index", "start", "end", "duration", "clip_url", "poster_url", "stats", "score"]
+
+    def get_duration(self, rally: Rally) -> float:
+        """Seconds from serve to dead ball."""
+        return round(rally.duration, 3)
 
     def get_clip_url(self, rally: Rally) -> str | None:
         return store_url(self.context["request"], rally.clip_key)

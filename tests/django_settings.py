@@ -16,3 +16,6 @@ from front.settings import *  # noqa: E402,F401,F403
 from front.settings import DATABASES  # noqa: E402
 
 DATABASES["default"]["TEST"] = {"NAME": f"test_volley_{_session}"}
+# Close connections after each request: the live server's request threads come and go,
+# and a kept connection would outlive its thread and block dropping the test database.
+DATABASES["default"]["CONN_MAX_AGE"] = 0

@@ -221,3 +221,52 @@ def test_a_user_uploads_a_game_watches_it_processed_plays_a_rally_and_shares_the
     expect(page).to_have_url(re.compile(rf"{re.escape(base)}/login/\?next="))
     assert not browser_errors, browser_errors
     context.close()
+
+
+def test_an_interrupted_upload_resumes_after_a_reload_without_sending_parts_again(
+        live_server, service, browser, store_origin, small_parts, still_video, tmp_path):
+    from playwright.sync_api import expect
+
+    base = live_server.url
+    game_file = tmp_path / "long game.mp4"  # a real video's head, padded to three parts
+    data = still_video.read_bytes()
+    game_file.write_bytes(data + bytes(3 * small_parts - 1000 - len(data)))
+    context = browser.new_context()
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    page.goto(f"{base}/signup/")
+    page.fill("input[name=username]", "erin")
+    page.fill("input[name=password1]", "float-serve-93")
+    page.fill("input[name=password2]", "float-serve-93")
+    page.click("#signup")
+
+    sent: list[int] = []
+
+    def count(request):
+        match = re.search(r"partNumber=(\d+)", request.url)
+        if request.method == "PUT" and match:
+            sent.append(int(match.group(1)))
+
+    page.on("request", count)
+    # The connection drops after the first part: every later part fails.
+    page.route(re.compile(r"partNumber=[2-9]"), lambda route: route.abort("connectionreset"))
+    with page.expect_response(re.compile(r"partNumber=1\b"), timeout=60_000) as first:
+        page.set_input_files("#file", str(game_file))
+    assert first.value.ok
+    expect(page.locator("#upload .upload-status")).to_contain_text("Connection trouble", timeout=60_000)
+    games = page.request.get(f"{base}/api/games/").json()["results"]  # as the page's user
+    assert [g["status"] for g in games] == ["uploading"]
+    game_id = games[0]["id"]
+
+    # The user reloads and picks the same file again: only the missing parts go up.
+    page.unroute(re.compile(r"partNumber=[2-9]"))
+    sent.clear()
+    page.reload()
+    page.set_input_files("#file", str(game_file))
+    page.wait_for_url(re.compile(rf"{re.escape(base)}/games/{game_id}/$"), timeout=60_000)
+    assert sorted(set(sent)) == [2, 3], sent
+    assert page.request.get(f"{base}/api/games/{game_id}/").json()["status"] == "queued"
+    s3 = service.s3.client()
+    key = s3.list_objects_v2(Bucket=service.s3.bucket, Prefix=f"games/{game_id}/source")["Contents"][0]["Key"]
+    assert s3.get_object(Bucket=service.s3.bucket, Key=key)["Body"].read() == game_file.read_bytes()
+    context.close()
