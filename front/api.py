@@ -111,8 +111,12 @@ class GameViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
     VOLLEY_MAX_DIRECT_UPLOAD_BYTES; browsers upload bigger ones through /api/uploads/)."""
 
     parser_classes = [MultiPartParser, JSONParser]
+    queryset = Game.objects.none()  # typed for the schema; get_queryset picks the user's
+    lookup_value_converter = "uuid"
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no user
+            return Game.objects.none()
         games = Game.objects.filter(owner=self.request.user)
         if self.action == "retrieve":
             games = games.prefetch_related("rallies")
@@ -208,15 +212,33 @@ class UploadStart(serializers.Serializer):
     head = serializers.CharField(help_text="base64 of the file's first bytes (≥ 64), to refuse non-videos at once")
 
 
-class UploadViewSet(viewsets.ViewSet):
+class UploadPartSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    size = serializers.IntegerField()
+
+
+class UploadStateSerializer(serializers.Serializer):
+    game = serializers.UUIDField()
+    name = serializers.CharField()
+    size = serializers.IntegerField()
+    part_size = serializers.IntegerField()
+    part_count = serializers.IntegerField()
+    uploaded = UploadPartSerializer(many=True, help_text="parts the store holds already")
+
+
+class UploadViewSet(viewsets.GenericViewSet):
     """The browser's upload: start (the server checks size and the first bytes), ask for
     presigned part URLs, PUT the parts straight to the store, complete. `GET` lists the
     parts the store already holds, so a reloaded page resumes where it stopped."""
 
+    serializer_class = UploadStateSerializer
+    queryset = Game.objects.none()  # typed for the schema; uploads are looked up by owner
+    lookup_value_converter = "uuid"
+
     def _game(self, request, pk) -> Game:
         return get_object_or_404(Game, id=pk, owner=request.user, status=Game.Status.UPLOADING)
 
-    @extend_schema(request=UploadStart, responses={201: dict})
+    @extend_schema(request=UploadStart, responses={201: UploadStateSerializer})
     def create(self, request):
         body = UploadStart(data=request.data)
         body.is_valid(raise_exception=True)
@@ -242,7 +264,10 @@ class UploadViewSet(viewsets.ViewSet):
     def retrieve(self, request, pk=None):
         return Response(self._state(self._game(request, pk)))
 
-    @extend_schema(request=inline_serializer("PartNumbers", {"numbers": serializers.ListField(child=serializers.IntegerField())}))
+    @extend_schema(
+        request=inline_serializer("PartNumbers", {"numbers": serializers.ListField(child=serializers.IntegerField())}),
+        responses=inline_serializer("PartUrls", {"urls": serializers.DictField(
+            child=serializers.URLField(), help_text="part number → presigned PUT URL")}))
     @action(detail=True, methods=["post"])
     def parts(self, request, pk=None):
         game = self._game(request, pk)
@@ -254,6 +279,7 @@ class UploadViewSet(viewsets.ViewSet):
         return Response({"urls": {str(n): absolute(request, store.part_url(game.source_key, game.upload_id, n))
                                   for n in numbers}})
 
+    @extend_schema(request=None, responses=GameSerializer)
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
         game = self._game(request, pk)
@@ -270,6 +296,7 @@ class UploadViewSet(viewsets.ViewSet):
             game_service.queue_game(game)
         return Response(GameSerializer(game, context={"request": request}).data)
 
+    @extend_schema(responses={204: None})
     def destroy(self, request, pk=None):
         game = self._game(request, pk)
         get_store().abort_upload(game.source_key, game.upload_id)
