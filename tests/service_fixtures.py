@@ -17,6 +17,7 @@ from tests import services
 def pytest_configure(config):
     services.ensure_postgres()
     services.ensure_redis()
+    services.drop_abandoned_test_databases()
 
 
 @pytest.fixture(scope="session")
@@ -91,11 +92,11 @@ class SmallGame:
 
 @pytest.fixture(scope="session")
 def small_game(tmp_path_factory) -> SmallGame:
-    """A generated game of about two minutes at 640x360 with known rallies."""
+    """A generated game of a little over two minutes at 640x360 with known rallies."""
     from volley.synth import GameSpec, render_game
 
     path = tmp_path_factory.mktemp("service-game") / "game.mp4"
-    truth = render_game(path, GameSpec(seed=31, width=640, height=360, fps=30.0, rallies=4))
+    truth = render_game(path, GameSpec(seed=31, width=640, height=360, fps=30.0, rallies=5))
     return SmallGame(path, [tuple(r) for r in truth.rallies], truth.duration)
 
 

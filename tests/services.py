@@ -78,6 +78,25 @@ def ensure_redis(port: int = 6379) -> None:
 
 
 # --- SeaweedFS ----------------------------------------------------------------------------
+def drop_abandoned_test_databases(prefix: str = "test_volley_") -> list[str]:
+    """Drop the test databases of sessions that died before their teardown (each session's
+    database is named after its process id; tests/django_settings.py)."""
+    import psycopg2
+
+    connection = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
+    connection.autocommit = True
+    dropped = []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (prefix + "%",))
+        for (name,) in cursor.fetchall():
+            pid = name[len(prefix):]
+            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                dropped.append(name)
+    connection.close()
+    return dropped
+
+
 @dataclass
 class S3Server:
     endpoint_url: str
