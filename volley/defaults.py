@@ -39,5 +39,8 @@ MIN_VIDEO_SECONDS = 1.0
 #: Frames are analysed at most this often per second; 50/60 fps sources are analysed
 #: every other frame (all frames are still decoded: H.264 needs them as references).
 ANALYSIS_FPS_MAX = 30.0
+#: Frames the decoding thread may run ahead of the detector (each a 360p grey image,
+#: ~0.2 MB): decoding and detection overlap on separate cores. 0 = no thread.
+DECODE_AHEAD = 8
 #: A decode that stops before this share of the header's duration means a truncated file.
 TRUNCATION_TOLERANCE = 0.9

@@ -108,12 +108,12 @@ def track_ball(
     detector = BallDetector()
     tracker: BallTracker | None = None
     height = width = 0
-    for frame in source:
+    for count, frame in enumerate(source, 1):  # the decoder runs ahead: count here
         if tracker is None:
             height, width = frame.image.shape
             tracker = BallTracker(height)
         tracker.update(detector.process_frame(frame.t, frame.image))
-        if source.stats.analysed % 30 == 0:
+        if count % 30 == 0:
             progress(STAGE, frame.t / max(video.duration, 1e-3))
             if settler is not None:
                 settler.update(tracker, width, height, video.width / width)

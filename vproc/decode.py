@@ -8,6 +8,8 @@ never used as times.
 
 from __future__ import annotations
 
+import queue
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -86,6 +88,9 @@ class FrameSource:
         self.scale = 1.0  # analysis pixels -> display pixels
 
     def __iter__(self) -> Iterator[Frame]:
+        return decoded_ahead(self._decode(), defaults.DECODE_AHEAD)
+
+    def _decode(self) -> Iterator[Frame]:
         skip_nonref = self._can_skip_nonref()
         with open_container(self.path) as container:
             stream = _analysis_stream(container, self.path.name)
@@ -149,3 +154,53 @@ class FrameSource:
         except av.error.FFmpegError as err:
             raise TruncatedVideo(f"{self.path.name}: the video stops decoding at {self.stats.last_t:.1f} s ({err.strerror})") from None
         self.stats.frame_step = float(np.median(steps)) if steps else 0.0
+
+
+def decoded_ahead(frames: Iterator[Frame], depth: int) -> Iterator[Frame]:
+    """Run `frames` (the decoding loop) in a thread of its own, up to `depth` frames
+    ahead of the consumer: PyAV and OpenCV release the GIL while they decode and
+    shrink, so the detector works on one frame while the next ones are decoded.
+    Errors reach the consumer; a consumer that stops early stops the thread."""
+    if depth <= 0:
+        yield from frames
+        return
+    handoff: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for frame in frames:
+                while not stop.is_set():
+                    try:
+                        handoff.put(frame, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            handoff.put(done)
+        except BaseException as err:  # handed to the consumer, raised there
+            handoff.put(err)
+        finally:
+            close = getattr(frames, "close", None)
+            if close is not None:
+                close()  # the container, also when the consumer stopped early
+
+    thread = threading.Thread(target=produce, name="volley-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = handoff.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                handoff.get_nowait()
+            except queue.Empty:
+                thread.join(0.05)
