@@ -93,7 +93,7 @@ def _reconcile_every(seconds: float) -> None:
     """Requeue lost work now and every `seconds`, in a thread beside the worker."""
     from django.db import connections
 
-    from front.recovery import reconcile, sweep_work_dirs
+    from front.recovery import expire_uploads, reconcile, sweep_work_dirs
 
     def loop() -> None:
         stop = threading.Event()
@@ -101,6 +101,7 @@ def _reconcile_every(seconds: float) -> None:
             try:
                 reconcile()
                 sweep_work_dirs()
+                expire_uploads()
             except Exception:
                 log.exception("reconcile failed; trying again later")
             finally:
@@ -127,9 +128,10 @@ def token_create(args) -> int:
 
 def reconcile(args) -> int:
     setup()
-    from front.recovery import reconcile as run
+    from front.recovery import expire_uploads, reconcile as run
 
-    for line in run() or ["nothing to do"]:
+    lines = run() + [f"gave up the unfinished upload of game {g}" for g in expire_uploads()]
+    for line in lines or ["nothing to do"]:
         print(line)
     return 0
 

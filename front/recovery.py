@@ -8,6 +8,9 @@ Redis restarts, because the game's state lives in PostgreSQL.
 - a stage due but queued nowhere (Redis lost its lists): queued again, same try.
 Workers run it at start and every minute; `volley reconcile` runs it by hand.
 
+`expire_uploads()` gives up browser uploads nobody finished within
+`VOLLEY_UPLOAD_EXPIRY_DAYS`: their parts are deleted from the store and the game row goes.
+
 `sweep_work_dirs()` frees this node's disk of work directories that no game under way
 on this node owns any more (a game deleted mid-way, or moved to another node).
 """
@@ -82,3 +85,21 @@ def sweep_work_dirs() -> list[str]:
     if removed:
         log.info("freed the work directories of %d games no longer under way here", len(removed))
     return removed
+
+
+def expire_uploads() -> list[str]:
+    """Abort multipart uploads left unfinished for too long (parts cost storage)."""
+    from pusher.store import get_store
+
+    before = timezone.now() - timedelta(days=settings.UPLOAD_EXPIRY_DAYS)
+    expired = []
+    for game in Game.objects.filter(status=Game.Status.UPLOADING, created_at__lt=before):
+        store = get_store()
+        if game.upload_id:
+            store.abort_upload(game.source_key, game.upload_id)
+        store.delete_prefix(game.prefix)
+        expired.append(str(game.id))
+        game.delete()
+    if expired:
+        log.info("gave up %d uploads unfinished for %d days", len(expired), settings.UPLOAD_EXPIRY_DAYS)
+    return expired

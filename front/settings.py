@@ -163,6 +163,8 @@ MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 20 * GiB, minimum=1)
 MAX_DIRECT_UPLOAD_BYTES = env_int("MAX_DIRECT_UPLOAD_BYTES", 2 * GiB, minimum=1)
 #: Size of each part of a browser upload; S3 wants ≥ 5 MiB and at most 10,000 parts.
 UPLOAD_PART_BYTES = env_int("UPLOAD_PART_BYTES", 16 * MiB, minimum=5 * MiB)
+#: A browser upload not finished after this many days is given up (its parts deleted).
+UPLOAD_EXPIRY_DAYS = env_int("UPLOAD_EXPIRY_DAYS", 7, minimum=1)
 #: Tries of one stage of one game before the game fails (bad input fails at once).
 STAGE_ATTEMPTS = env_int("STAGE_ATTEMPTS", 3, minimum=1)
 #: A running stage whose heartbeat is older than this is taken for dead and run again.

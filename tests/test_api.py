@@ -264,3 +264,22 @@ def test_the_openapi_schema_validates_without_warnings(tmp_path):
 
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
     assert "/api/uploads/{id}/complete/" in (tmp_path / "schema.yaml").read_text()
+
+
+def test_an_upload_nobody_finished_for_a_week_is_given_up(api_user, still_video, service):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from front.recovery import expire_uploads
+
+    _, client = api_user
+    stale = _start(client, still_video).json()["game"]
+    fresh = _start(client, still_video).json()["game"]
+    url = client.post(f"/api/uploads/{stale}/parts/", {"numbers": [1]}, format="json").json()["urls"]["1"]
+    _put(url, still_video.read_bytes())
+    Game.objects.filter(id=stale).update(created_at=timezone.now() - timedelta(days=8))
+    assert expire_uploads() == [stale]
+    assert [str(g) for g in Game.objects.values_list("id", flat=True)] == [fresh]
+    uploads = service.s3.client().list_multipart_uploads(Bucket=service.s3.bucket, Prefix=f"games/{stale}/")
+    assert not uploads.get("Uploads")
