@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 
 log = logging.getLogger("volley.commands")
-RECONCILE_SECONDS = 60
 
 
 def setup() -> None:
@@ -74,41 +72,18 @@ def _demo_game(path) -> None:
 def worker(args) -> int:
     setup()
     from django.conf import settings
-    from rq import Worker
 
     from front.queues import redis_connection, worker_queues
+    from front.workers import StageWorker
     from volley.exceptions import SettingError
     from volley.settings import node_name
 
     if settings.EMBEDDED:
         raise SettingError("VOLLEY_REDIS_URL is not set: workers need Redis (`volley serve` runs stages in-process)")
     names = worker_queues(args.queues, node_name())
-    _reconcile_every(RECONCILE_SECONDS)
     log.info("worker on %s listening to %s", node_name(), ", ".join(names))
-    Worker(names, connection=redis_connection()).work(burst=args.burst, with_scheduler=False)
+    StageWorker(names, connection=redis_connection()).work(burst=args.burst, with_scheduler=False)
     return 0
-
-
-def _reconcile_every(seconds: float) -> None:
-    """Requeue lost work now and every `seconds`, in a thread beside the worker."""
-    from django.db import connections
-
-    from front.recovery import expire_uploads, reconcile, sweep_work_dirs
-
-    def loop() -> None:
-        stop = threading.Event()
-        while True:
-            try:
-                reconcile()
-                sweep_work_dirs()
-                expire_uploads()
-            except Exception:
-                log.exception("reconcile failed; trying again later")
-            finally:
-                connections.close_all()
-            stop.wait(seconds)
-
-    threading.Thread(target=loop, name="reconcile", daemon=True).start()
 
 
 def token_create(args) -> int:

@@ -79,15 +79,16 @@ def test_a_game_goes_through_every_stage_and_every_published_url_plays(api_user,
 
 
 @pytest.mark.slow
-def test_a_killed_worker_leaves_the_game_recoverable(api_user, small_game, service):
+def test_a_killed_worker_leaves_the_game_recoverable(api_user, small_game, service, tmp_path):
     user, _ = api_user
     game = queued_game(user, small_game.path)
+    log = tmp_path / "worker.log"
     worker = subprocess.Popen(
         [".venv/bin/volley", "worker", "vproc", "framer", "clipper", "pusher"],
         env=service.subprocess_env(connection.settings_dict["NAME"]), start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stdout=log.open("wb"), stderr=subprocess.STDOUT)
     try:
-        _wait(lambda: Game.objects.get(id=game.id).progress > 0.05, "analysis to get going")
+        _wait(lambda: Game.objects.get(id=game.id).progress > 0.05, "analysis to get going", log=log)
     finally:
         _kill_tree(worker)  # the worker and its work horse, mid-analysis, as a deleted pod
 
@@ -181,11 +182,11 @@ def _kill_tree(process: subprocess.Popen) -> None:
     process.wait()
 
 
-def _wait(condition, what: str, seconds: float = 120) -> None:
+def _wait(condition, what: str, seconds: float = 120, log=None) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            raise AssertionError(f"timed out waiting for {what}" + (f"; worker log:\n{log.read_text()[-3000:]}" if log else ""))
         time.sleep(0.2)
 
 
