@@ -139,6 +139,7 @@ def test_a_user_uploads_a_game_watches_it_processed_plays_a_rally_and_shares_the
     expect(page).to_have_url(f"{base}/games/")
     expect(page.locator("header .who")).to_have_text("dana")
     expect(page.get_by_text("No games yet.")).to_be_visible()
+    page.wait_for_load_state("load")  # the upload script listens from here on
 
     # Upload from the page: parts go straight to S3, then the game's page.
     size = small_game.path.stat().st_size
@@ -239,6 +240,8 @@ def test_an_interrupted_upload_resumes_after_a_reload_without_sending_parts_agai
     page.fill("input[name=password1]", "float-serve-93")
     page.fill("input[name=password2]", "float-serve-93")
     page.click("#signup")
+    expect(page).to_have_url(f"{base}/games/")
+    page.wait_for_load_state("load")  # the upload script listens from here on
 
     sent: list[int] = []
 
@@ -250,9 +253,16 @@ def test_an_interrupted_upload_resumes_after_a_reload_without_sending_parts_agai
     page.on("request", count)
     # The connection drops after the first part: every later part fails.
     page.route(re.compile(r"partNumber=[2-9]"), lambda route: route.abort("connectionreset"))
-    with page.expect_response(re.compile(r"partNumber=1\b"), timeout=60_000) as first:
-        page.set_input_files("#file", str(game_file))
-    assert first.value.ok
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+    page.on("requestfailed", lambda request: console.append(f"failed: {request.method} {request.url[:120]} {request.failure}"))
+    try:
+        with page.expect_response(re.compile(r"partNumber=1\b"), timeout=60_000) as first:
+            page.set_input_files("#file", str(game_file))
+        assert first.value.ok
+    except Exception as err:
+        status = page.locator("#upload .upload-status").text_content()
+        raise AssertionError(f"part 1 never went up; the page says {status!r}; console: {console}; sent {sent}") from err
     expect(page.locator("#upload .upload-status")).to_contain_text("Connection trouble", timeout=60_000)
     games = page.request.get(f"{base}/api/games/").json()["results"]  # as the page's user
     assert [g["status"] for g in games] == ["uploading"]

@@ -10,9 +10,12 @@ const status = box.querySelector(".upload-status");
 const PARALLEL = 3;
 const TRIES = 6;
 
-input.addEventListener("change", () => {
+function start() {
   if (input.files.length) upload(input.files[0]).catch((e) => say(`Upload failed: ${e.message}`, true));
-});
+}
+input.addEventListener("change", start);
+// A file chosen while the page was still loading (before this script ran) goes up too.
+if (input.files.length) start();
 
 function say(text, error = false) {
   status.textContent = text;
