@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from clipper import media as probe_media
@@ -19,35 +20,43 @@ def build_outputs(
     out_dir: Path,
     best_count: int,
     progress: Progress = silent,
+    jobs: int = 2,
 ) -> Outputs:
     """Write out_dir/clips/rally-NNN.mp4, out_dir/posters/rally-NNN.jpg, digest.mp4
-    and best.mp4 (the top `best_count` rallies by score, in game order)."""
+    and best.mp4 (the top `best_count` rallies by score, in game order). Each rally's
+    clip and poster, and then the two reels, are made `jobs` at a time: each step is
+    a short ffmpeg run, mostly waiting on its own start-up and on the disk."""
     remove_leftovers(out_dir)
     by_index = {rally.index: rally for rally in rallies}
     ordered = sorted(segments, key=lambda s: (s.start, s.index))  # game order
     outputs = Outputs()
-    steps, done = 2 * len(ordered) + 2, 0
-    made = []
-    for segment in ordered:
-        clip = out_dir / "clips" / f"{segment.name}.mp4"
-        write_clip(segment.path, probe_media.probe(segment.path), clip)
-        media = probe_media.probe(clip)
-        poster = out_dir / "posters" / f"{segment.name}.jpg"
-        write_poster(clip, _poster_time(segment, by_index.get(segment.index), media), poster)
-        outputs.clips[segment.index], outputs.posters[segment.index] = clip, poster
-        made.append((segment, clip, media))
-        done += 2
-        progress("building", done / steps)
-    if made:
-        outputs.digest = out_dir / "digest.mp4"
-        write_reel([(clip, media) for _, clip, media in made], outputs.digest)
-        progress("building", (done + 1) / steps)
-        best = _best(made, by_index, best_count)
-        if best:
-            outputs.best = out_dir / "best.mp4"
-            write_reel(best, outputs.best)
+    steps = len(ordered) + 2
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [pool.submit(_rally_outputs, segment, by_index.get(segment.index), out_dir) for segment in ordered]
+        for done, _ in enumerate(as_completed(futures), 1):
+            progress("building", done / steps)
+        made = [future.result() for future in futures]  # game order; raises the first error
+        for segment, clip, poster, _ in made:
+            outputs.clips[segment.index], outputs.posters[segment.index] = clip, poster
+        if made:
+            reels = {"digest": [(clip, media) for _, clip, _, media in made], "best": _best(made, by_index, best_count)}
+            pending = {name: pool.submit(write_reel, items, out_dir / f"{name}.mp4") for name, items in reels.items() if items}
+            for future in pending.values():
+                future.result()
+            outputs.digest = out_dir / "digest.mp4" if "digest" in pending else None
+            outputs.best = out_dir / "best.mp4" if "best" in pending else None
     progress("building", 1.0)
     return outputs
+
+
+def _rally_outputs(segment: Segment, rally: Rally | None, out_dir: Path):
+    """One rally's clip and poster, and what the reels need to know of the clip."""
+    clip = out_dir / "clips" / f"{segment.name}.mp4"
+    write_clip(segment.path, probe_media.probe(segment.path), clip)
+    media = probe_media.probe(clip)
+    poster = out_dir / "posters" / f"{segment.name}.jpg"
+    write_poster(clip, _poster_time(segment, rally, media), poster)
+    return segment, clip, poster, media
 
 
 def _poster_time(segment: Segment, rally: Rally | None, media: probe_media.Media) -> float:
@@ -66,5 +75,5 @@ def _best(made: list, by_index: dict[int, Rally], count: int) -> list:
         rally = by_index.get(item[0].index)
         return rally.score if rally else float("-inf")
 
-    chosen = {segment.index for segment, _, _ in sorted(made, key=score, reverse=True)[: max(0, count)]}
-    return [(clip, media) for segment, clip, media in made if segment.index in chosen]
+    chosen = {item[0].index for item in sorted(made, key=score, reverse=True)[: max(0, count)]}
+    return [(clip, media) for segment, clip, _, media in made if segment.index in chosen]

@@ -107,7 +107,7 @@ def _build_clips(
         source, analysis.video, analysis.rallies, cutter.work_dir, options.pad_before, options.pad_after, progress,
         cutter=cutter,
     )
-    outputs = build_outputs(segments, analysis.rallies, out_dir, options.best, progress)
+    outputs = build_outputs(segments, analysis.rallies, out_dir, options.best, progress, jobs=options.jobs)
     result.digest, result.best = outputs.digest, outputs.best
     return [
         _entry(r, _relative(outputs.clips.get(r.index), out_dir), _relative(outputs.posters.get(r.index), out_dir))
