@@ -23,7 +23,7 @@ from front.exceptions import WorkLost
 from front.models import Game, Rally
 from volley import defaults
 from volley.payloads import Outputs, Rally as RallyPayload, Segment, VideoInfo
-from volley.pipeline import EarlyCuts, Options, write_json
+from volley.pipeline import EarlyCuts, Options, rally_entries, write_json
 
 Fraction = Callable[[float], None]
 
@@ -57,7 +57,7 @@ def analysing(game: Game, work: Path, progress: Fraction) -> None:
 def cutting(game: Game, work: Path, progress: Fraction) -> None:
     from framer import export_rallies
 
-    video, rallies = _analysis(work)
+    video, rallies, _ = _analysis(work)
     segments = export_rallies(  # reuses the cuts analysis made early
         work / "source", video, rallies, work / "segments", defaults.PAD_BEFORE, defaults.PAD_AFTER,
         lambda _stage, f: progress(f), jobs=2,
@@ -68,19 +68,13 @@ def cutting(game: Game, work: Path, progress: Fraction) -> None:
 def building(game: Game, work: Path, progress: Fraction) -> None:
     from clipper import build_outputs
 
-    video, rallies = _analysis(work)
+    video, rallies, track = _analysis(work)
     segments = [Segment.from_dict(s) for s in _read(work / "segments.json")["segments"]]
     out = work / "out"
     out.mkdir(parents=True, exist_ok=True)  # a game without rallies still publishes its lists
     outputs = build_outputs(segments, rallies, out, defaults.BEST_COUNT, lambda _stage, f: progress(f))
-    entries = []
-    for rally in rallies:
-        entry = rally.to_dict()
-        entry["clip"] = _relative(outputs.clips.get(rally.index), out)
-        entry["poster"] = _relative(outputs.posters.get(rally.index), out)
-        entries.append(entry)
-    write_json(out / "rallies.json", {"video": video.public(), "rallies": entries})
-    write_json(out / "track.json", {"frames": _read(work / "analysis.json")["track"]})
+    write_json(out / "rallies.json", {"video": video.public(), "rallies": rally_entries(rallies, outputs, out)})
+    write_json(out / "track.json", {"frames": track})
     write_json(work / "outputs.json", outputs.to_dict())
 
 
@@ -106,11 +100,12 @@ def publishing(game: Game, work: Path, progress: Fraction) -> None:
         game.save(update_fields=["digest_key", "best_key"])
 
 
-def _analysis(work: Path) -> tuple[VideoInfo, list[RallyPayload]]:
+def _analysis(work: Path) -> tuple[VideoInfo, list[RallyPayload], list[dict]]:
+    """What analysis left on this node: the video, the rallies and the ball track."""
     data = _read(work / "analysis.json")
     if not (work / "source").exists():
         raise WorkLost(f"{work / 'source'} is gone")
-    return VideoInfo.from_dict(data["video"]), [RallyPayload.from_dict(r) for r in data["rallies"]]
+    return VideoInfo.from_dict(data["video"]), [RallyPayload.from_dict(r) for r in data["rallies"]], data["track"]
 
 
 def _read(path: Path) -> dict:
@@ -119,10 +114,6 @@ def _read(path: Path) -> dict:
         return json.loads(path.read_text())
     except FileNotFoundError:
         raise WorkLost(f"{path} is gone") from None
-
-
-def _relative(path: Path | None, base: Path) -> str | None:
-    return None if path is None else str(Path(path).relative_to(base))
 
 
 #: The stage name → its function, in pipeline order.

@@ -116,6 +116,19 @@ def small_parts(settings):
     return settings.UPLOAD_PART_BYTES
 
 
+def sign_up(page, base: str, username: str, password: str) -> None:
+    """Make an account through the sign-up page; it lands on the game list, loaded."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{base}/signup/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password1]", password)
+    page.fill("input[name=password2]", password)
+    page.click("#signup")
+    expect(page).to_have_url(f"{base}/games/")
+    page.wait_for_load_state("load")  # the upload script listens from here on
+
+
 def test_a_user_uploads_a_game_watches_it_processed_plays_a_rally_and_shares_then_revokes_it(
         live_server, service, worker, browser, store_origin, small_parts, small_game):
     from playwright.sync_api import expect
@@ -131,15 +144,9 @@ def test_a_user_uploads_a_game_watches_it_processed_plays_a_rally_and_shares_the
     page.on("pageerror", lambda error: browser_errors.append(str(error)))
 
     # Sign up: a new user lands on their (empty) game list.
-    page.goto(f"{base}/signup/")
-    page.fill("input[name=username]", "dana")
-    page.fill("input[name=password1]", "spike-and-dig-42")
-    page.fill("input[name=password2]", "spike-and-dig-42")
-    page.click("#signup")
-    expect(page).to_have_url(f"{base}/games/")
+    sign_up(page, base, "dana", "spike-and-dig-42")
     expect(page.locator("header .who")).to_have_text("dana")
     expect(page.get_by_text("No games yet.")).to_be_visible()
-    page.wait_for_load_state("load")  # the upload script listens from here on
 
     # Upload from the page: parts go straight to S3, then the game's page.
     size = small_game.path.stat().st_size
@@ -235,13 +242,7 @@ def test_an_interrupted_upload_resumes_after_a_reload_without_sending_parts_agai
     context = browser.new_context()
     context.set_default_timeout(30_000)
     page = context.new_page()
-    page.goto(f"{base}/signup/")
-    page.fill("input[name=username]", "erin")
-    page.fill("input[name=password1]", "float-serve-93")
-    page.fill("input[name=password2]", "float-serve-93")
-    page.click("#signup")
-    expect(page).to_have_url(f"{base}/games/")
-    page.wait_for_load_state("load")  # the upload script listens from here on
+    sign_up(page, base, "erin", "float-serve-93")
 
     sent: list[int] = []
 

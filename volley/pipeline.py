@@ -19,7 +19,7 @@ from pathlib import Path
 from volley import defaults, settings
 from clipper import build_outputs
 from framer import Cutter, export_rallies, padded
-from volley.payloads import Rally, VideoInfo
+from volley.payloads import Outputs, Rally, VideoInfo
 from volley.progress import Progress, Weighted, silent
 from vproc.analyse import Analysis, analyse
 
@@ -109,9 +109,14 @@ def _build_clips(
     )
     outputs = build_outputs(segments, analysis.rallies, out_dir, options.best, progress, jobs=options.jobs)
     result.digest, result.best = outputs.digest, outputs.best
+    return rally_entries(analysis.rallies, outputs, out_dir)
+
+
+def rally_entries(rallies: list[Rally], outputs: Outputs, out_dir: Path) -> list[dict]:
+    """The rallies as rallies.json lists them, with their clip and poster relative to out_dir."""
     return [
         _entry(r, _relative(outputs.clips.get(r.index), out_dir), _relative(outputs.posters.get(r.index), out_dir))
-        for r in analysis.rallies
+        for r in rallies
     ]
 
 
