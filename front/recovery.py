@@ -64,7 +64,7 @@ def _lost(game: Game, run: StageRun, live: set[str]) -> str:
         return f"game {game.id}: {error}; out of tries, failed"
     name = queues.queue_name(game.stage, game.node)
     node_gone = "@" in name and not settings.EMBEDDED and name not in live
-    retry_stage(game.id, run, error, StageRun.Outcome.LOST, restart=node_gone)
+    retry_stage(run, error, StageRun.Outcome.LOST, restart=node_gone)
     where = "from analysis on any node" if node_gone else f"on {name}"
     return f"game {game.id}: {error}; {game.stage} queued again {where}"
 

@@ -138,18 +138,17 @@ def _again(game: Game, run: StageRun, error: str, restart: bool = False) -> str:
         stage = run.stage
         _fail(game, run, f"{stage} failed {game.attempt} times; last error: {error.splitlines()[0]}", work_dir(game.id))
         return "failed"
-    retry_stage(game.id, run, error, StageRun.Outcome.RETRY, restart)
+    retry_stage(run, error, StageRun.Outcome.RETRY, restart)
     return "retry"
 
 
-def retry_stage(game_id, run: StageRun | None, error: str, outcome: str, restart: bool = False) -> None:
+def retry_stage(run: StageRun, error: str, outcome: str, restart: bool = False) -> None:
     """Close `run` with `outcome` and queue the next try (also used by recovery)."""
     with transaction.atomic():
-        game = Game.objects.select_for_update().get(id=game_id) if run is None else _current(run)
+        game = _current(run)
         if game is None:
             return
-        if run is not None:
-            StageRun.objects.filter(id=run.id).update(outcome=outcome, finished_at=timezone.now(), error=error)
+        StageRun.objects.filter(id=run.id).update(outcome=outcome, finished_at=timezone.now(), error=error)
         if restart:
             game.stage, game.node = STAGES[0], ""
         game.attempt = next_attempt(game.id, game.stage)
