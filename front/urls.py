@@ -18,6 +18,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("games/", views.game_list, name="games"),
     path("games/<uuid:game_id>/", views.game_page, name="game"),
+    path("games/<uuid:game_id>/delete/", views.delete_game, name="game-delete"),
     path("s/<str:token>/", views.share_page, name="share"),
     path("api/", include(router.urls)),
     path("api/shares/<str:token>/", api.ShareView.as_view(), name="share-api"),

@@ -10,11 +10,13 @@ from django.contrib.auth.forms import UserCreationForm
 from django.db import connection
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
 from front import games as game_service
 from front.links import absolute, store_url
 from front.models import Game, Share
 from front.timeline import timeline_svg
+from pusher.store import get_store
 
 
 def home(request):
@@ -41,6 +43,16 @@ def game_list(request):
 def game_page(request, game_id):
     game = get_object_or_404(Game, id=game_id, owner=request.user)
     return render(request, "front/game.html", _game_context(request, game, editable=True))
+
+
+@login_required
+@require_POST
+def delete_game(request, game_id):
+    """Delete a game, its rallies, share links and files in the store."""
+    game = get_object_or_404(Game, id=game_id, owner=request.user)
+    get_store().delete_prefix(game.prefix)
+    game.delete()
+    return redirect("games")
 
 
 def share_page(request, token):

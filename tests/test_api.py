@@ -112,6 +112,7 @@ def test_a_share_link_opens_without_an_account_until_revoked(api_user, service):
     html = page.content.decode()
     assert 'property="og:image"' in html and "rally-002.jpg" in html
     assert "rally-001.mp4" not in html  # only the shared rally
+    assert 'id="delete"' not in html and 'id="shares"' not in html  # a viewer, not the owner
     assert client.delete(f"/api/shares/{made.json()['token']}/").status_code == 204
     assert APIClient().get(url).status_code == 404
     assert client.delete(f"/api/shares/{made.json()['token']}/").status_code == 404
@@ -252,7 +253,7 @@ def test_the_game_page_shows_rallies_timeline_and_downloads_to_its_owner_only(ap
     html = owner.get(f"/games/{game.id}/").content.decode()
     assert html.count('class="rally"') >= 3 and 'svg class="timeline"' in html
     assert "response-content-disposition=attachment" in html  # downloads get a file name
-    assert 'id="share-game"' in html
+    assert 'id="share-game"' in html and 'id="delete"' in html
     stranger = APIClient()
     stranger.force_login(get_user_model().objects.create_user("eve"))
     assert stranger.get(f"/games/{game.id}/").status_code == 404
@@ -283,3 +284,19 @@ def test_an_upload_nobody_finished_for_a_week_is_given_up(api_user, still_video,
     assert [str(g) for g in Game.objects.values_list("id", flat=True)] == [fresh]
     uploads = service.s3.client().list_multipart_uploads(Bucket=service.s3.bucket, Prefix=f"games/{stale}/")
     assert not uploads.get("Uploads")
+
+
+def test_an_owner_deletes_a_game_from_its_page_with_its_files(api_user, still_video, service):
+    user, client = api_user
+    game_id = upload(client, still_video).json()["id"]
+    prefix = Game.objects.get(id=game_id).prefix
+    stranger = APIClient()
+    stranger.force_login(get_user_model().objects.create_user("frank"))
+    assert stranger.post(f"/games/{game_id}/delete/").status_code == 404
+    owner = APIClient(enforce_csrf_checks=False)
+    owner.force_login(user)
+    assert owner.get(f"/games/{game_id}/delete/").status_code == 405  # only a form's POST deletes
+    response = owner.post(f"/games/{game_id}/delete/")
+    assert response.status_code == 302 and response["Location"] == "/games/"
+    assert not Game.objects.filter(id=game_id).exists()
+    assert service.s3.client().list_objects_v2(Bucket=service.s3.bucket, Prefix=prefix).get("KeyCount", 0) == 0
