@@ -14,6 +14,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -145,8 +146,7 @@ class GameViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
         return Response(GameSerializer(game, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
     def perform_destroy(self, game: Game) -> None:
-        get_store().delete_prefix(game.prefix)
-        game.delete()
+        game_service.delete_game(game)
 
     @extend_schema(request=ShareSerializer, responses={201: inline_serializer("ShareCreated", {
         "token": serializers.CharField(), "url": serializers.URLField()})})
@@ -172,12 +172,7 @@ def _create_from_file(user, name: str, video) -> Game:
     with tempfile.TemporaryDirectory(prefix="volley-upload-") as scratch:
         path = _on_disk(video, Path(scratch))
         probe(path)  # raises BadInput naming what is wrong
-        game = Game.objects.create(owner=user, name=name, source_size=video.size)
-        game.source_key = game_service.source_key(game, video.name)
-        game.save(update_fields=["source_key"])
-        get_store().put_file(game.source_key, path, content_type=video.content_type or "video/mp4")
-    game_service.queue_game(game)
-    return game
+        return game_service.start_from_file(user, name, path, video.name, video.content_type or "video/mp4")
 
 
 def _on_disk(video, scratch: Path) -> Path:
@@ -196,8 +191,6 @@ class ShareView(APIView):
     def delete(self, request, token: str):
         """Revoke a share link: it answers 404 from now on."""
         share = get_object_or_404(Share, token=token, game__owner=request.user, revoked_at__isnull=True)
-        from django.utils import timezone
-
         share.revoked_at = timezone.now()
         share.save(update_fields=["revoked_at"])
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -298,9 +291,7 @@ class UploadViewSet(viewsets.GenericViewSet):
 
     @extend_schema(responses={204: None})
     def destroy(self, request, pk=None):
-        game = self._game(request, pk)
-        get_store().abort_upload(game.source_key, game.upload_id)
-        game.delete()
+        game_service.delete_game(self._game(request, pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def _count(self, game: Game) -> int:

@@ -52,20 +52,15 @@ def _demo_game(path) -> None:
     """The README's demo: a user who owns the sample game, queued once."""
     from django.contrib.auth import get_user_model
 
-    from front.games import queue_game, source_key
+    from front.games import start_from_file
     from front.models import Game
-    from pusher.store import get_store
 
     user, created = get_user_model().objects.get_or_create(username=DEMO_USER)
     if created:
         user.set_password(DEMO_PASSWORD)
         user.save()
     if not Game.objects.filter(owner=user).exists():
-        game = Game.objects.create(owner=user, name=path.stem, source_size=path.stat().st_size)
-        game.source_key = source_key(game, path.name)
-        game.save(update_fields=["source_key"])
-        get_store().put_file(game.source_key, path, content_type="video/mp4")
-        queue_game(game)
+        start_from_file(user, path.stem, path, path.name)
     print(f"Log in as {DEMO_USER} / {DEMO_PASSWORD} to see {path.name} processed.", flush=True)
 
 

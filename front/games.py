@@ -17,6 +17,27 @@ def source_key(game: Game, filename: str) -> str:
     return f"{game.prefix}source.{suffix or 'bin'}"
 
 
+def start_from_file(owner, name: str, path, filename: str, content_type: str = "video/mp4") -> Game:
+    """A game whose source file is on this machine: put it in the store and queue it."""
+    from pusher.store import get_store
+
+    game = Game.objects.create(owner=owner, name=name, source_size=path.stat().st_size)
+    game.source_key = source_key(game, filename)
+    game.save(update_fields=["source_key"])
+    get_store().put_file(game.source_key, path, content_type=content_type)
+    queue_game(game)
+    return game
+
+
+def delete_game(game: Game) -> None:
+    """The game, its rallies and share links, and every file of it in the store
+    (unfinished uploads included)."""
+    from pusher.store import get_store
+
+    get_store().delete_prefix(game.prefix)
+    game.delete()
+
+
 def check_size(size: int, limit: int) -> None:
     if size <= 0:
         raise UploadRejected("the file is empty")

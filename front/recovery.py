@@ -89,17 +89,13 @@ def sweep_work_dirs() -> list[str]:
 
 def expire_uploads() -> list[str]:
     """Abort multipart uploads left unfinished for too long (parts cost storage)."""
-    from pusher.store import get_store
+    from front.games import delete_game
 
     before = timezone.now() - timedelta(days=settings.UPLOAD_EXPIRY_DAYS)
     expired = []
     for game in Game.objects.filter(status=Game.Status.UPLOADING, created_at__lt=before):
-        store = get_store()
-        if game.upload_id:
-            store.abort_upload(game.source_key, game.upload_id)
-        store.delete_prefix(game.prefix)
         expired.append(str(game.id))
-        game.delete()
+        delete_game(game)  # aborts the multipart upload with the rest
     if expired:
         log.info("gave up %d uploads unfinished for %d days", len(expired), settings.UPLOAD_EXPIRY_DAYS)
     return expired

@@ -16,7 +16,6 @@ from front import games as game_service
 from front.links import absolute, store_url
 from front.models import Game, Share
 from front.timeline import timeline_svg
-from pusher.store import get_store
 
 
 def home(request):
@@ -49,9 +48,7 @@ def game_page(request, game_id):
 @require_POST
 def delete_game(request, game_id):
     """Delete a game, its rallies, share links and files in the store."""
-    game = get_object_or_404(Game, id=game_id, owner=request.user)
-    get_store().delete_prefix(game.prefix)
-    game.delete()
+    game_service.delete_game(get_object_or_404(Game, id=game_id, owner=request.user))
     return redirect("games")
 
 

@@ -33,12 +33,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def queued_game(owner, path, name="game") -> Game:
     """A game whose source is in the store and which waits for its first stage."""
-    game = Game.objects.create(owner=owner, name=name, source_size=path.stat().st_size)
-    game.source_key = game_service.source_key(game, path.name)
-    game.save()
-    get_store().put_file(game.source_key, path, content_type="video/mp4")
-    game_service.queue_game(game)
-    return game
+    return game_service.start_from_file(owner, name, path, path.name)
 
 
 def outcomes(game: Game) -> list[tuple[str, str]]:
