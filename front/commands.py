@@ -1,10 +1,12 @@
 """The service's command-line verbs (`volley serve`, `worker`, `token create`,
-`reconcile`, `manage`): each sets up Django, then does one thing."""
+`reconcile`, `manage`, and the container image's `web`, `migrate`, `health`, `scaler`):
+each sets up Django, then does one thing."""
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 
 log = logging.getLogger("volley.commands")
 
@@ -112,3 +114,60 @@ def manage(args) -> int:
 
     execute_from_command_line(["volley manage", *args.args])
     return 0
+
+
+def web(args) -> int:
+    """The front under gunicorn: the image's default command. gunicorn replaces this
+    process, so it gets the container's signals and drains requests on SIGTERM."""
+    from volley.settings import env_int
+
+    bind = args.bind or f"0.0.0.0:{env_int('PORT', 8000, minimum=1)}"
+    argv = [
+        sys.executable, "-m", "gunicorn", "front.wsgi",
+        "--bind", bind,
+        "--workers", str(env_int("WEB_WORKERS", 2, minimum=1)),
+        "--threads", str(env_int("WEB_THREADS", 4, minimum=1)),
+        "--timeout", str(env_int("WEB_TIMEOUT", 60, minimum=1)),
+        # Kubernetes stops sending traffic before SIGTERM; finish what is in flight.
+        "--graceful-timeout", "25",
+        "--access-logfile", "-",
+        "--forwarded-allow-ips", "*",  # behind the ingress; it sets X-Forwarded-*
+    ]
+    os.execv(sys.executable, argv)
+    return 0  # not reached
+
+
+def migrate(args) -> int:
+    """Bring the schema up to date; safe to run again (the Helm pre-upgrade hook)."""
+    setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+    call_command("migrate", interactive=False, verbosity=1)
+    return 0
+
+
+def health(args) -> int:
+    """The image's HEALTHCHECK: the front answers /healthz. Workers and the scaler are
+    checked by Kubernetes probes of their own (see deploy/k8s)."""
+    import urllib.request
+
+    from volley.settings import env_int
+
+    url = args.url or f"http://127.0.0.1:{env_int('PORT', 8000, minimum=1)}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            ok = response.status == 200
+    except OSError as err:
+        print(f"volley health: {url}: {err}", file=sys.stderr)
+        return 1
+    return 0 if ok else 1
+
+
+def scaler(args) -> int:
+    setup()
+    from scaler.service import run
+
+    return run(args)

@@ -8,6 +8,10 @@
     volley token create USERNAME        print an API token (creates the user if needed)
     volley reconcile                    queue again what a dead worker or Redis lost
     volley manage ARGS...               Django's management commands (migrate, createsuperuser...)
+    volley web                          the front under gunicorn (production)
+    volley migrate                      bring the database schema up to date
+    volley scaler                       size the processing pool from the database (Kubernetes)
+    volley health                       exit 0 when this container's process is healthy
 
 Bad input exits with status 2 and one line on stderr; an ffmpeg failure with 1.
 """
@@ -97,6 +101,28 @@ def _service_commands(commands) -> None:
     manage = commands.add_parser("manage", help="Django management commands", add_help=False)
     manage.add_argument("args", nargs=argparse.REMAINDER)
     manage.set_defaults(run=lambda a: _service("manage", a))
+    _operations_commands(commands)
+
+
+def _operations_commands(commands) -> None:
+    """The commands the container image runs (docker/, deploy/k8s/)."""
+    web = commands.add_parser("web", help="serve the front with gunicorn (production)")
+    web.add_argument("--bind", default=None, help="host:port (default 0.0.0.0:$VOLLEY_PORT, 8000)")
+    web.set_defaults(run=lambda a: _service("web", a))
+
+    migrate = commands.add_parser("migrate", help="bring the database schema up to date (a Helm hook Job runs it)")
+    migrate.set_defaults(run=lambda a: _service("migrate", a))
+
+    health = commands.add_parser("health", help="exit 0 if this container's process is healthy (image HEALTHCHECK)")
+    health.add_argument("--url", default=None, help="the page to check (default http://127.0.0.1:$VOLLEY_PORT/healthz)")
+    health.set_defaults(run=lambda a: _service("health", a))
+
+    # --- scaler (scaler/) ---
+    scaler = commands.add_parser("scaler", help="size the processing node pool and workers from the database")
+    scaler.add_argument("--dry-run", action="store_true", help="decide and log, change nothing")
+    scaler.add_argument("--once", action="store_true", help="one decision, then exit")
+    scaler.set_defaults(run=lambda a: _service("scaler", a))
+    # --- end scaler ---
 
 
 def _service(command: str, args: argparse.Namespace) -> int:
