@@ -67,6 +67,9 @@ def _demo_game(path) -> None:
 
 
 def worker(args) -> int:
+    from volley import telemetry
+
+    telemetry.init("worker")  # before Django, so the agent can instrument it
     setup()
     from django.conf import settings
 
@@ -167,6 +170,9 @@ def health(args) -> int:
 
 
 def scaler(args) -> int:
+    from volley import telemetry
+
+    telemetry.init("scaler")
     setup()
     from scaler.service import run
 

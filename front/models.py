@@ -113,6 +113,9 @@ class StageRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=8, choices=Outcome.choices, default=Outcome.RUNNING)
     error = models.TextField(blank=True, default="")
+    #: What the try measured (frames, video seconds, rallies, clips...): the stage
+    #: function's return value, kept for the stage-run event and for operators.
+    figures = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["started_at"]

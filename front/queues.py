@@ -140,6 +140,7 @@ class InProcess:
         self._jobs.join()
 
     def _run(self) -> None:
+        from front import events
         from front.runner import run_stage
 
         while True:
@@ -147,6 +148,7 @@ class InProcess:
             try:
                 close_old_connections()
                 run_stage(*key)
+                events.record_job(key)
             except Exception:  # the runner records failures; this only keeps the thread alive
                 log.exception("stage job %s crashed", key)
             finally:

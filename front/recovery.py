@@ -25,7 +25,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from front import queues
+from front import events, queues
 from front.models import Game, StageRun
 from front.runner import retry_stage, work_dir
 from volley.settings import node_name
@@ -55,6 +55,12 @@ def reconcile() -> list[str]:
 
 
 def _lost(game: Game, run: StageRun, live: set[str]) -> str:
+    line = _close_lost(game, run, live)
+    events.record_job((game.id, run.stage, run.attempt))
+    return line
+
+
+def _close_lost(game: Game, run: StageRun, live: set[str]) -> str:
     error = f"worker {run.worker} on {run.node} stopped answering"
     if game.attempt >= settings.STAGE_ATTEMPTS:
         StageRun.objects.filter(id=run.id).update(outcome=StageRun.Outcome.LOST, finished_at=timezone.now(), error=error)

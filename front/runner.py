@@ -9,7 +9,11 @@ module owns everything around it:
   `front.recovery` can tell a dead worker from a slow one;
 - one StageRun row per try; bad input fails the game with its message at once, other
   errors are retried up to VOLLEY_STAGE_ATTEMPTS times;
-- queuing the next stage.
+- queuing the next stage;
+- the log context (every line inside a try carries its game, stage and try).
+
+The stage-run event (`front.events`) is sent by whoever runs the job, after it ends:
+RQ's long-lived worker process, not the forked work horse that runs this code.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from front import queues
 from front.exceptions import WorkLost
 from front.models import STAGES, Game, StageRun
 from front.stages import FUNCTIONS
-from volley import settings as volley_settings
+from volley import settings as volley_settings, telemetry
 from volley.exceptions import BadInput
 
 log = logging.getLogger("volley.stage")
@@ -43,6 +47,11 @@ def work_dir(game_id) -> Path:
 
 def run_stage(game_id: str, stage: str, attempt: int) -> str:
     """Run one try of one stage of one game. Returns what happened, for logs."""
+    with telemetry.context(game=str(game_id), stage=stage, attempt=attempt):
+        return _run_stage(game_id, stage, attempt)
+
+
+def _run_stage(game_id: str, stage: str, attempt: int) -> str:
     claimed = claim(game_id, stage, attempt)
     if claimed is None:
         log.info("game=%s stage=%s try=%s: not due any more, skipped", game_id, stage, attempt)
@@ -53,7 +62,7 @@ def run_stage(game_id: str, stage: str, attempt: int) -> str:
     log.info("game=%s stage=%s try=%s: started on %s", game.id, stage, attempt, run.node)
     try:
         with Reporter(game.id) as reporter:
-            FUNCTIONS[stage](game, work, reporter)
+            figures = FUNCTIONS[stage](game, work, reporter) or {}
     except BadInput as err:
         _fail(game, run, str(err), work)
         return "failed"
@@ -63,7 +72,7 @@ def run_stage(game_id: str, stage: str, attempt: int) -> str:
     except Exception as err:
         log.exception("game=%s stage=%s try=%s failed", game.id, stage, attempt)
         return _again(game, run, f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=8)}")
-    _advance(game, run, work)
+    _advance(game, run, work, figures)
     return "ok"
 
 
@@ -100,13 +109,13 @@ def _current(run: StageRun) -> Game | None:
     return None
 
 
-def _advance(game: Game, run: StageRun, work: Path) -> None:
+def _advance(game: Game, run: StageRun, work: Path, figures: dict) -> None:
     now = timezone.now()
     last = STAGES.index(run.stage) == len(STAGES) - 1
     with transaction.atomic():
         if _current(run) is None:
             return
-        StageRun.objects.filter(id=run.id).update(outcome=StageRun.Outcome.OK, finished_at=now)
+        StageRun.objects.filter(id=run.id).update(outcome=StageRun.Outcome.OK, finished_at=now, figures=figures)
         if last:
             Game.objects.filter(id=game.id).update(
                 status=Game.Status.DONE, stage="done", progress=1.0, finished_at=now, error="")

@@ -11,7 +11,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from volley.exceptions import SettingError
-from volley.settings import env_bool, env_int, env_list, env_path, env_str
+from volley.settings import env_bool, env_choice, env_int, env_list, env_path, env_str
+from volley.telemetry import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = env_path("DATA_DIR", Path("volley-data")).resolve()
@@ -146,14 +147,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.server": {"level": "WARNING"}},
-}
+#: Log lines as text (default) or one JSON object per line (Kubernetes), tagged with the
+#: game and stage in hand (volley.telemetry).
+LOGGING = logging_config(env_str("LOG_LEVEL", "INFO"), env_choice("LOG_FORMAT", "text", ("text", "json")))
 
 # --- the service's own settings ---------------------------------------------------
 GiB, MiB = 1024**3, 1024**2

@@ -26,9 +26,11 @@ from volley.payloads import Outputs, Rally as RallyPayload, Segment, VideoInfo
 from volley.pipeline import EarlyCuts, Options, rally_entries, write_json
 
 Fraction = Callable[[float], None]
+#: What a stage returns: figures for its StageRun and its telemetry event.
+Figures = dict[str, int | float]
 
 
-def analysing(game: Game, work: Path, progress: Fraction) -> None:
+def analysing(game: Game, work: Path, progress: Fraction) -> Figures:
     from pusher.store import get_store
     from vproc.analyse import analyse
 
@@ -52,9 +54,12 @@ def analysing(game: Game, work: Path, progress: Fraction) -> None:
             Rally(game=game, index=r.index, start=r.start, end=r.end, stats=r.stats, score=r.score)
             for r in analysis.rallies
         )
+    video = analysis.video
+    return {"frames": video.frame_count, "video_seconds": round(video.duration, 3), "video_fps": round(video.fps, 3),
+            "height": video.height, "rallies": len(analysis.rallies)}
 
 
-def cutting(game: Game, work: Path, progress: Fraction) -> None:
+def cutting(game: Game, work: Path, progress: Fraction) -> Figures:
     from framer import export_rallies
 
     video, rallies, _ = _analysis(work)
@@ -63,9 +68,10 @@ def cutting(game: Game, work: Path, progress: Fraction) -> None:
         lambda _stage, f: progress(f), jobs=2,
     )
     write_json(work / "segments.json", {"segments": [s.to_dict() for s in segments]})
+    return {"rallies": len(rallies), "segments": len(segments)}
 
 
-def building(game: Game, work: Path, progress: Fraction) -> None:
+def building(game: Game, work: Path, progress: Fraction) -> Figures:
     from clipper import build_outputs
 
     video, rallies, track = _analysis(work)
@@ -76,9 +82,10 @@ def building(game: Game, work: Path, progress: Fraction) -> None:
     write_json(out / "rallies.json", {"video": video.public(), "rallies": rally_entries(rallies, outputs, out)})
     write_json(out / "track.json", {"frames": track})
     write_json(work / "outputs.json", outputs.to_dict())
+    return {"rallies": len(rallies), "clips": len(outputs.clips)}
 
 
-def publishing(game: Game, work: Path, progress: Fraction) -> None:
+def publishing(game: Game, work: Path, progress: Fraction) -> Figures:
     from pusher.publish import publish
     from pusher.store import get_store
 
@@ -98,6 +105,7 @@ def publishing(game: Game, work: Path, progress: Fraction) -> None:
             rally.save(update_fields=["clip_key", "poster_key"])
         game.digest_key, game.best_key = key(outputs.digest), key(outputs.best)
         game.save(update_fields=["digest_key", "best_key"])
+    return {"objects": len(keys), "bytes": sum(f.stat().st_size for f in out.rglob("*") if f.is_file())}
 
 
 def _analysis(work: Path) -> tuple[VideoInfo, list[RallyPayload], list[dict]]:

@@ -1,5 +1,7 @@
 """The RQ worker behind `volley worker`: RQ's own, plus the service's housekeeping
-(`front.recovery`: requeue lost work, free this node's disk, give up stale uploads).
+(`front.recovery`: requeue lost work, free this node's disk, give up stale uploads),
+and each finished job's stage-run event (`front.events`), sent from this long-lived
+process rather than from the job's short-lived fork.
 
 The housekeeping runs in RQ's maintenance slot, in the worker's main thread between
 jobs, and never in a thread beside it: RQ forks a work horse for each job, and a fork
@@ -14,7 +16,7 @@ import logging
 from django.db import connections
 from rq import Worker
 
-from front import recovery
+from front import events, recovery
 from pusher.store import reset_store
 
 log = logging.getLogger("volley.worker")
@@ -29,6 +31,18 @@ class StageWorker(Worker):
         # housekeeping) comes round again.
         kwargs.setdefault("worker_ttl", HOUSEKEEPING_SECONDS + 15)
         super().__init__(*args, **kwargs)
+
+    def execute_job(self, job, queue) -> None:
+        super().execute_job(job, queue)
+        self.after_job(job)
+
+    def after_job(self, job) -> None:
+        """Once the job's horse has exited: its stage-run event."""
+        try:
+            if job.func_name == "front.runner.run_stage":
+                events.record_job(tuple(job.args))
+        finally:
+            connections.close_all()  # the next horse must not share this connection
 
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()

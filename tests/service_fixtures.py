@@ -36,14 +36,25 @@ class Service:
 
     def run_workers(self) -> None:
         """Run every queued stage job (and the ones they queue) to the end, as a node's
-        worker would, in this process (RQ's SimpleWorker: no fork, same test database)."""
-        from rq import SimpleWorker
+        worker would (`volley worker`'s StageWorker, with its stage-run events), but in
+        this process (no fork: the same test database). Its housekeeping is left out:
+        tests call `front.recovery` themselves, at the moment they mean to."""
+        from rq import SimpleWorker, Worker
 
         from front.queues import redis_connection, worker_queues
+        from front.workers import StageWorker
         from volley.settings import node_name
 
+        class InProcessStageWorker(StageWorker):
+            def execute_job(self, job, queue) -> None:
+                SimpleWorker.execute_job(self, job, queue)
+                self.after_job(job)
+
+            def run_maintenance_tasks(self) -> None:
+                Worker.run_maintenance_tasks(self)
+
         queues = worker_queues(["vproc", "framer", "clipper", "pusher"], node_name())
-        SimpleWorker(queues, connection=redis_connection()).work(burst=True)
+        InProcessStageWorker(queues, connection=redis_connection()).work(burst=True)
 
     def subprocess_env(self, database: str) -> dict[str, str]:
         """Environment for a `volley` process on the same parts and test database."""

@@ -6,6 +6,7 @@ the game recoverable, and running a try twice never duplicates anything."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -48,7 +49,8 @@ def ffprobe_url(url: str) -> dict:
 
 
 @pytest.mark.slow
-def test_a_game_goes_through_every_stage_and_every_published_url_plays(api_user, small_game, service):
+def test_a_game_goes_through_every_stage_and_every_published_url_plays(api_user, small_game, service, caplog):
+    caplog.set_level(logging.INFO, logger="volley.telemetry")
     user, client = api_user
     with small_game.path.open("rb") as f:
         game_id = client.post("/api/games/", {"video": f}, format="multipart").json()["id"]
@@ -71,6 +73,14 @@ def test_a_game_goes_through_every_stage_and_every_published_url_plays(api_user,
     published = read_json_url(get_store().url(f"{game.prefix}rallies.json"))
     assert [r["index"] for r in published["rallies"]] == [r["index"] for r in body["rallies"]]
     assert not work_dir(game.id).exists()  # the node's disk is freed once published
+    events = [r for r in caplog.records if getattr(r, "event", None) == "VolleyStageRun"]
+    assert [(r.attr_stage, r.attr_outcome, r.attr_game) for r in events] == [
+        (s, "ok", game_id) for s in ("analysing", "cutting", "building", "publishing")]
+    analysed = events[0]
+    assert analysed.attr_rallies == len(body["rallies"]) and analysed.attr_video_seconds == pytest.approx(
+        small_game.duration, abs=0.1)
+    assert analysed.attr_frames > 0 and analysed.attr_fps > 0 and analysed.attr_duration > 0
+    assert events[2].attr_clips == len(body["rallies"]) and events[3].attr_objects > len(body["rallies"])
 
 
 @pytest.mark.slow
