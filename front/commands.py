@@ -153,12 +153,20 @@ def migrate(args) -> int:
 
 
 def health(args) -> int:
-    """The image's HEALTHCHECK: the front answers /healthz. Workers and the scaler are
-    checked by Kubernetes probes of their own (see deploy/k8s)."""
+    """The image's HEALTHCHECK and the pods' liveness probe. A worker or the scaler is
+    healthy while its main loop beats (`volley.liveness`); the front when /healthz
+    answers."""
     import urllib.request
 
+    from volley import liveness
     from volley.settings import env_int
 
+    age = liveness.age()
+    if age is not None and not args.url:
+        if age <= liveness.stale_after():
+            return 0
+        print(f"volley health: no beat for {age:.0f} s ({liveness.path()})", file=sys.stderr)
+        return 1
     url = args.url or f"http://127.0.0.1:{env_int('PORT', 8000, minimum=1)}/healthz"
     try:
         with urllib.request.urlopen(url, timeout=5) as response:

@@ -18,6 +18,7 @@ from rq import Worker
 
 from front import events, recovery
 from pusher.store import reset_store
+from volley import liveness
 
 log = logging.getLogger("volley.worker")
 #: Seconds between housekeeping rounds of an idle worker (a busy one does it between jobs).
@@ -31,6 +32,10 @@ class StageWorker(Worker):
         # housekeeping) comes round again.
         kwargs.setdefault("worker_ttl", HOUSEKEEPING_SECONDS + 15)
         super().__init__(*args, **kwargs)
+
+    def heartbeat(self, *args, **kwargs):
+        liveness.beat()  # for `volley health`: RQ beats between and during jobs
+        return super().heartbeat(*args, **kwargs)
 
     def execute_job(self, job, queue) -> None:
         super().execute_job(job, queue)
