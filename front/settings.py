@@ -8,7 +8,7 @@ Redis URL and an S3 endpoint. Every variable is listed in docs/settings.md.
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from volley.exceptions import SettingError
 from volley.settings import env_bool, env_choice, env_int, env_list, env_path, env_str
@@ -22,7 +22,9 @@ _DEV_SECRET = "volley-embedded-dev-key-not-for-production"
 
 
 def _database(url: str) -> dict:
-    """`postgres://user:pass@host:port/name` or `sqlite:///path`; empty = SQLite in DATA_DIR."""
+    """`postgres://user:pass@host:port/name[?sslmode=require&...]` or `sqlite:///path`;
+    empty = SQLite in DATA_DIR. Query parameters are libpq connection parameters
+    (DigitalOcean's managed PostgreSQL needs `sslmode=require`)."""
     if not url:
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": DATA_DIR / "volley.sqlite3",
                 "OPTIONS": {"timeout": 20}}
@@ -40,6 +42,7 @@ def _database(url: str) -> dict:
         "PORT": str(parts.port or ""),
         "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
         "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": dict(parse_qsl(parts.query)),
     }
 
 

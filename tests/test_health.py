@@ -1,5 +1,6 @@
-"""`volley health`, the image's HEALTHCHECK and the pods' liveness probe: a worker is
-healthy while its main loop beats, the front while /healthz answers."""
+"""What a container needs to run: `volley health` (the image's HEALTHCHECK and the pods'
+liveness probe: a worker is healthy while its main loop beats, the front while /healthz
+answers) and a database URL with the connection parameters managed databases need."""
 
 from __future__ import annotations
 
@@ -43,3 +44,20 @@ def test_the_front_is_healthy_while_healthz_answers(live_server, tmp_path):
         port = s.getsockname()[1]  # nothing listens there once closed
     down = health(VOLLEY_HEALTH_FILE=never, VOLLEY_PORT=str(port))
     assert down.returncode == 1 and f"127.0.0.1:{port}/healthz" in down.stderr
+
+
+def test_database_url_parameters_reach_postgresql(tmp_path):
+    """`?sslmode=require` and the like (DigitalOcean's managed PostgreSQL needs it) are
+    passed to libpq, not dropped."""
+    code = (
+        "import django; django.setup()\n"
+        "from django.db import connection\n"
+        "with connection.cursor() as c:\n"
+        "    c.execute('SHOW application_name'); print(c.fetchone()[0])\n"
+        "    c.execute('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()'); print(c.fetchone()[0])\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "front.settings", "VOLLEY_DATA_DIR": str(tmp_path),
+           "VOLLEY_DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres?application_name=volley-check&sslmode=disable"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["volley-check", "False"]
