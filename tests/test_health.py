@@ -61,3 +61,42 @@ def test_database_url_parameters_reach_postgresql(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["volley-check", "False"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_the_image_commands_migrate_then_serve_under_gunicorn_and_stop_on_sigterm(tmp_path):
+    """`volley migrate` then `volley web`, as the chart's hook Job and web pods run them."""
+    import signal
+    import urllib.request
+
+    port = free_port()
+    env = {**os.environ, "VOLLEY_DATA_DIR": str(tmp_path), "VOLLEY_PORT": str(port),
+           "VOLLEY_HEALTH_FILE": str(tmp_path / "never"), "VOLLEY_WEB_WORKERS": "1"}
+    for name in ("VOLLEY_DATABASE_URL", "VOLLEY_REDIS_URL", "DJANGO_SETTINGS_MODULE"):
+        env.pop(name, None)  # the embedded defaults: SQLite in VOLLEY_DATA_DIR
+    volley = [sys.executable, "-m", "volley.cli"]
+    migrated = subprocess.run([*volley, "migrate"], env=env, capture_output=True, text=True, timeout=120)
+    assert migrated.returncode == 0, migrated.stderr
+    assert (tmp_path / "volley.sqlite3").exists()
+    web = subprocess.Popen([*volley, "web", "--bind", f"127.0.0.1:{port}"], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while subprocess.run([*volley, "health"], env=env, capture_output=True).returncode != 0:
+            assert web.poll() is None and time.monotonic() < deadline, "gunicorn did not come up"
+            time.sleep(0.5)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=10) as page:
+            assert page.status == 200 and b"Volley" in page.read()
+        # Static files come from the installed package (WhiteNoise), no collectstatic.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/front/volley.css", timeout=10) as css:
+            assert css.status == 200 and css.headers["Content-Type"].startswith("text/css")
+    finally:
+        web.send_signal(signal.SIGTERM)
+        output = web.communicate(timeout=60)[0]
+    assert web.returncode == 0, output
+    assert "gunicorn" in output.lower() and "Shutting down" in output
