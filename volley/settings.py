@@ -96,8 +96,9 @@ def work_dir() -> Path:
 
 
 def node_name() -> str:
-    """The node this process runs on (`VOLLEY_NODE_NAME`; Kubernetes sets it from
-    spec.nodeName). A game's files stay on one node's disk between stages."""
+    """The "node" holding a game's work files between stages (`VOLLEY_NODE_NAME`, default
+    the host name). In Kubernetes it is the worker pod's name: the files live in the
+    pod's emptyDir, which its four stage containers share."""
     import socket
 
     return env_str("NODE_NAME", socket.gethostname())
