@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/accuracy.py [--games 8] [--seed-base 1000]
 
-Each game varies seed, view, setting, resolution and frame rate. Prints one line
+Each game varies seed, view, setting, resolution and frame rate. Rendered games are
+kept in .cache/accuracy/ (named by their spec), so a rerun only analyses. Prints one line
 per game and the totals: F1 (temporal IoU ≥ 0.5, one-to-one) and median
 start/end errors (targets: F1 ≥ 0.95, errors ≤ 0.5 s).
 """
@@ -10,9 +11,11 @@ start/end errors (targets: F1 ≥ 0.95, errors ≤ 0.5 s).
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import sys
-import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,8 +23,10 @@ sys.path.insert(0, str(ROOT))
 
 from volley.evaluation import Score, score  # noqa: E402
 from volley.synth import GameSpec, render_game  # noqa: E402
+from volley.synth.spec import Truth  # noqa: E402
 from vproc.analyse import analyse  # noqa: E402
 
+CACHE = ROOT / ".cache" / "accuracy"
 VARIANTS = [
     dict(view="endline", setting="indoor", width=1280, height=720, fps=30.0),
     dict(view="side", setting="indoor", width=1280, height=720, fps=25.0),
@@ -39,28 +44,37 @@ def main() -> None:
     parser.add_argument("--rallies", type=int, default=6)
     args = parser.parse_args()
     total = Score(0, 0, 0, (), ())
-    with tempfile.TemporaryDirectory() as tmp:
-        for i in range(args.games):
-            variant = VARIANTS[i % len(VARIANTS)]
-            spec = GameSpec(seed=args.seed_base + i, rallies=args.rallies, **variant)
-            path = Path(tmp) / f"game-{i}.mp4"
-            try:
-                truth = render_game(path, spec)
-            except Exception as err:  # a renderer bug must not hide the other games' figures
-                print(f"seed {spec.seed} {variant}: could not render: {err!r}", flush=True)
-                continue
-            started = time.monotonic()
-            found = analyse(path).rallies
-            elapsed = time.monotonic() - started
-            result = score([(r.start, r.end) for r in found], truth.rallies)
-            total = total + result
-            print(f"seed {spec.seed} {variant}: {result.summary()} [{elapsed:.0f} s for {truth.duration:.0f} s]", flush=True)
-            path.unlink()
+    for i in range(args.games):
+        variant = VARIANTS[i % len(VARIANTS)]
+        spec = GameSpec(seed=args.seed_base + i, rallies=args.rallies, **variant)
+        try:
+            path, truth = rendered(spec)
+        except Exception as err:  # a renderer bug must not hide the other games' figures
+            print(f"seed {spec.seed} {variant}: could not render: {err!r}", flush=True)
+            continue
+        started = time.monotonic()
+        found = analyse(path).rallies
+        elapsed = time.monotonic() - started
+        result = score([(r.start, r.end) for r in found], truth.rallies)
+        total = total + result
+        print(f"seed {spec.seed} {variant}: {result.summary()} [{elapsed:.0f} s for {truth.duration:.0f} s]", flush=True)
     print(f"TOTAL: {total.summary()}")
     kats = ROOT.parent / "shared" / "realdata" / "kats-beds-rally" / "kats-beds-clip.mp4"
     if kats.exists():
         rallies = analyse(kats).rallies
         print("KATS-BEDS clip (one rally, serve at ~1 s):", [(round(r.start, 2), round(r.end, 2)) for r in rallies])
+
+
+def rendered(spec: GameSpec) -> tuple[Path, Truth]:
+    """The game of `spec` and its truth, rendered once into the cache."""
+    name = hashlib.sha1(json.dumps(asdict(spec), sort_keys=True).encode()).hexdigest()[:12]
+    path = CACHE / f"game-{spec.seed}-{name}.mp4"
+    truth_path = path.with_suffix(".truth.json")
+    if not truth_path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        truth = render_game(path, spec)
+        truth.save(truth_path)  # last: a killed render leaves no truth
+    return path, Truth.load(truth_path)
 
 
 if __name__ == "__main__":

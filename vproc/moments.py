@@ -44,6 +44,8 @@ _SHAPES = ("travel", "top_y", "peak_speed", "log_duration")
 _SHAPE_WINDOWS = (1.0, 3.0)
 #: Flights at least this likely count as "play-like" for the distance features.
 _LIKELY = (0.5, 0.2)
+#: The least chance at which a flight counts as likely anywhere in the moment features.
+LIKELY_FLOOR = _LIKELY[-1]
 #: Distances to the nearest play-like flight are capped here (s): within CONTEXT.
 _FAR = CONTEXT
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from volley import defaults
 from volley.payloads import Rally
+from vproc import moments
 from vproc.flightmodel import flight_features
 from vproc.model import RallyModel, default_model
 from vproc.tracker import Flight
@@ -62,6 +63,11 @@ def find_rallies(
     rallies = []
     for start, end in model.play(flights, described, likely, since, until, min_rally):
         inside = [f for f, p in zip(flights, likely) if p >= STATS_CHANCE and f.end > start and f.start < end]
+        if not any(p >= moments.LIKELY_FLOOR and f.end > start and f.start < end for f, p in zip(flights, likely)):
+            # Play is a ball in flight: a stretch without one flight that the moment model
+            # itself counts as likely is its echo of flights nearby (a warm-up, a ball
+            # thrown back), not a rally.
+            continue
         rallies.append(_rally(len(rallies) + 1, start, end, inside, height, source_scale))
     return rallies
 
