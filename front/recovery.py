@@ -26,7 +26,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from front import events, queues
-from front.models import Game, StageRun
+from front.models import STAGES, Game, StageRun
 from front.runner import retry_stage, work_dir
 from volley.settings import node_name
 
@@ -91,6 +91,17 @@ def sweep_work_dirs() -> list[str]:
     if removed:
         log.info("freed the work directories of %d games no longer under way here", len(removed))
     return removed
+
+
+def games_held_here() -> list[str]:
+    """Games whose files this node holds for a later stage: unfinished, recorded on this
+    node, and past analysis or being analysed here now. (A game queued for analysis
+    again may be taken by any node: it does not tie this one.)"""
+    node = node_name()
+    unfinished = Game.objects.filter(status__in=[Game.Status.QUEUED, Game.Status.PROCESSING], node=node)
+    held = unfinished.exclude(stage=STAGES[0]) | unfinished.filter(
+        runs__node=node, runs__outcome=StageRun.Outcome.RUNNING)
+    return sorted({str(g) for g in held.values_list("id", flat=True)})
 
 
 def expire_uploads() -> list[str]:

@@ -14,6 +14,7 @@ import subprocess
 import time
 import urllib.request
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -87,15 +88,8 @@ def test_a_game_goes_through_every_stage_and_every_published_url_plays(api_user,
 def test_a_killed_worker_leaves_the_game_recoverable(api_user, small_game, service, tmp_path):
     user, _ = api_user
     game = queued_game(user, small_game.path)
-    log = tmp_path / "worker.log"
-    worker = subprocess.Popen(
-        [".venv/bin/volley", "worker", "vproc", "framer", "clipper", "pusher"],
-        env=service.subprocess_env(connection.settings_dict["NAME"]), start_new_session=True,
-        stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    try:
-        _wait(lambda: Game.objects.get(id=game.id).progress > 0.05, "analysis to get going", log=log)
-    finally:
-        _kill_tree(worker)  # the worker and its work horse, mid-analysis, as a deleted pod
+    worker, log = worker_analysing(game, service, tmp_path)
+    _kill_tree(worker)  # the worker and its work horse, mid-analysis, as a deleted pod
 
     game.refresh_from_db()
     assert (game.status, game.stage) == ("processing", "analysing")
@@ -107,6 +101,29 @@ def test_a_killed_worker_leaves_the_game_recoverable(api_user, small_game, servi
     assert game.status == "done"
     assert outcomes(game) == [("analysing", "lost")] + [(s, "ok") for s in ("analysing", "cutting", "building", "publishing")]
     assert sorted(game.rallies.values_list("index", flat=True)) == list(range(1, game.rallies.count() + 1))
+
+
+@pytest.mark.slow
+def test_a_stopped_worker_finishes_the_games_on_its_node_and_takes_no_new_one(
+        api_user, small_game, still_video, service, tmp_path):
+    """SIGTERM, as Kubernetes sends to a pod in a rollout: the game under way goes through
+    all its stages here (its files are here), the next game is left for another node."""
+    user, _ = api_user
+    game = queued_game(user, small_game.path)
+    worker, log = worker_analysing(game, service, tmp_path)
+    try:
+        waiting = queued_game(user, still_video, name="next")
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=300)
+    finally:
+        _kill_tree(worker)
+    assert worker.returncode == 0, log.read_text()[-3000:]
+    game.refresh_from_db()
+    assert game.status == "done", log.read_text()[-3000:]
+    assert outcomes(game) == [(s, "ok") for s in ("analysing", "cutting", "building", "publishing")]
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.runs.count()) == ("queued", 0)  # another node's work
+    assert "stopping once the games on this node are finished" in log.read_text()
 
 
 def test_a_redis_that_lost_its_queues_loses_no_game(api_user, still_video, service):
@@ -174,6 +191,21 @@ def test_a_node_that_lost_the_game_files_starts_it_again_from_analysis(api_user,
     service.run_workers()
     game.refresh_from_db()
     assert game.status == "done"
+
+
+def worker_analysing(game: Game, service, tmp_path) -> tuple[subprocess.Popen, Path]:
+    """A `volley worker` process (a node's worker) once it is analysing `game`, and its log."""
+    log = tmp_path / "worker.log"
+    worker = subprocess.Popen(
+        [".venv/bin/volley", "worker", "vproc", "framer", "clipper", "pusher"],
+        env=service.subprocess_env(connection.settings_dict["NAME"]), start_new_session=True,
+        stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    try:
+        _wait(lambda: Game.objects.get(id=game.id).progress > 0.05, "analysis to get going", log=log)
+    except BaseException:
+        _kill_tree(worker)
+        raise
+    return worker, log
 
 
 def _kill_tree(process: subprocess.Popen) -> None:
