@@ -560,10 +560,20 @@ def test_it_takes_every_secret_from_the_secret_object(every_build):
                 else "volley-secrets"
             assert refs == [{"secretRef": {"name": secret}}], f"{build} {name}"
             for env in container.get("env", []):
+                if "secretKeyRef" in env.get("valueFrom", {}):
+                    continue  # a reference, checked in the test below
                 assert env["name"] not in SECRET_KEYS, f"{build} {name}"
                 assert not re.search(r"SECRET|PASSWORD|TOKEN|KEY", env["name"]), f"{build} {name}"
         made = find(objects, "Secret")
         assert made == [] or build == "helm secrets.create", build
+
+
+def test_it_gives_the_digitalocean_token_to_the_scaler_only(every_build):
+    for build, objects in every_build.items():
+        references = [(name, env) for name, container in containers(objects) for env in container.get("env", [])
+                      if "secretKeyRef" in env.get("valueFrom", {})]
+        assert references == [("volley-scaler/scaler", {"name": "VOLLEY_DO_TOKEN", "valueFrom": {"secretKeyRef": {
+            "name": "volley-scaler-secrets", "key": "VOLLEY_DO_TOKEN", "optional": True}}})], build
 
 
 def test_it_lets_the_probes_and_the_public_host_past_the_allowed_hosts(every_build):
