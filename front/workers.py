@@ -61,8 +61,13 @@ class StageWorker(Worker):
         log.warning("stopping once the games on this node are finished (a second signal stops sooner)")
 
     def _drained(self) -> bool:
+        """No game left on this node; when the database cannot say, not drained (a
+        draining worker waits for it rather than leave games behind)."""
         try:
             return not recovery.games_held_here()
+        except Exception:
+            log.exception("could not tell whether games are left on this node; still draining")
+            return False
         finally:
             connections.close_all()
 
