@@ -64,12 +64,15 @@ class StageWorker(Worker):
         """No game left on this node; when the database cannot say, not drained (a
         draining worker waits for it rather than leave games behind)."""
         try:
-            return not recovery.games_held_here()
+            drained = not recovery.games_held_here()
         except Exception:
             log.exception("could not tell whether games are left on this node; still draining")
             return False
         finally:
             connections.close_all()
+        if drained:
+            log.info("drained: no game left on this node")
+        return drained
 
     def heartbeat(self, *args, **kwargs):
         liveness.beat()  # for `volley health`: RQ beats between and during jobs
@@ -88,12 +91,10 @@ class StageWorker(Worker):
         finally:
             connections.close_all()  # the next horse must not share this connection
         if self.draining and self._drained():
-            log.info("drained: no game left on this node")
             self._stop_requested = True  # RQ's loop ends before its next dequeue
 
     def run_maintenance_tasks(self) -> None:
         if self.draining and self.get_state() != WorkerStatus.BUSY and self._drained():
-            log.info("drained: no game left on this node")
             raise StopRequested()  # ends RQ's loop, as its own idle stop does
         super().run_maintenance_tasks()
         try:

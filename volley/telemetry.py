@@ -57,10 +57,6 @@ def init(component: str) -> bool:
         return True
 
 
-def enabled() -> bool:
-    return _state["on"]
-
-
 def shutdown(timeout: float = 10.0) -> None:
     """Send what the agent holds before the process exits (a final harvest)."""
     if _state["on"]:
@@ -100,10 +96,6 @@ def context(**tags: Any) -> Iterator[None]:
         yield
     finally:
         _context.reset(token)
-
-
-def current_context() -> dict[str, Any]:
-    return dict(_context.get())
 
 
 class ContextFilter(logging.Filter):

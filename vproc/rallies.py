@@ -62,12 +62,13 @@ def find_rallies(
         until = max((f.end for f in flights), default=since) + 1.0
     rallies = []
     for start, end in model.play(flights, described, likely, since, until, min_rally):
-        inside = [f for f, p in zip(flights, likely) if p >= STATS_CHANCE and f.end > start and f.start < end]
-        if not any(p >= moments.LIKELY_FLOOR and f.end > start and f.start < end for f, p in zip(flights, likely)):
+        near = [(f, p) for f, p in zip(flights, likely) if f.end > start and f.start < end]
+        if not any(p >= moments.LIKELY_FLOOR for _, p in near):
             # Play is a ball in flight: a stretch without one flight that the moment model
             # itself counts as likely is its echo of flights nearby (a warm-up, a ball
             # thrown back), not a rally.
             continue
+        inside = [f for f, p in near if p >= STATS_CHANCE]
         rallies.append(_rally(len(rallies) + 1, start, end, inside, height, source_scale))
     return rallies
 
