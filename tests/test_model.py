@@ -92,3 +92,13 @@ def test_segments_join_close_runs_and_drop_short_ones():
     chance[(t > 8.0) & (t < 8.3)] = 0.9  # too short to be a rally
     assert segments(t, chance, threshold=0.5, merge=1.0, shortest=0.7) == [(1.0, 5.0)]
     assert segments(t, chance, threshold=0.5, merge=0.2, shortest=0.7) == [(1.0, 3.0), (3.4, 5.0)]
+
+
+def test_segments_keep_a_run_only_where_it_reaches_the_peak_chance():
+    t = moment_times(0.0, 10.0)
+    chance = np.zeros(len(t))
+    chance[(t > 1.0) & (t < 3.0)] = 0.4  # the quiet start of a rally...
+    chance[(t > 2.0) & (t < 2.5)] = 0.9  # ...that is clearly play somewhere
+    chance[(t > 6.0) & (t < 8.0)] = 0.4  # an echo of play that never gets there
+    assert segments(t, chance, threshold=0.3, merge=1.0, shortest=0.7, peak=0.6) == [(1.0, 3.0)]
+    assert segments(t, chance, threshold=0.3, merge=1.0, shortest=0.7) == [(1.0, 3.0), (6.0, 8.0)]

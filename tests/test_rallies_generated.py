@@ -19,6 +19,7 @@ from volley.evaluation import Score, score
 from volley.synth import GameSpec, render_game
 from vproc.analyse import analyse
 from vproc.model import RallyModel
+from vproc import train as training
 from vproc.train import evaluate, track_game, train
 
 GAMES = [
@@ -90,6 +91,26 @@ def test_the_training_script_learns_from_a_generated_game(games, tmp_path):
     model.save(tmp_path / "model.json")
     assert RallyModel.load(tmp_path / "model.json") == model
     assert evaluate(model, [game]).f1 >= F1_FLOOR
+
+
+def _ball_flights(game, truth, at_serve: bool) -> list:
+    """The flights on the true ball that overlap the first second of a rally (at_serve)
+    or lie wholly after it."""
+    on_the_ball = [f for f, play in zip(game.flights, game.labels()) if play]
+    serving = lambda f: any(f.start < start + 1.0 and f.end > start for start, _ in truth.rallies)
+    return [f for f in on_the_ball if serving(f) == at_serve]
+
+
+@pytest.mark.slow
+def test_training_also_sees_each_game_with_its_serves_unseen(games, monkeypatch):
+    monkeypatch.setattr(training, "MISSED_SERVE", (1.0, 1.0))
+    monkeypatch.setattr(training, "MISSED_SHARE", 1.0)
+    path, truth = games[0]
+    seen, missed = track_game(path), training.with_the_serve_missed(path, seed=1)
+    assert _ball_flights(seen, truth, at_serve=True), "the detector sees the serves of the clean game"
+    assert not _ball_flights(missed, truth, at_serve=True)
+    # The rest of each rally is left as it was (give or take a piece next to the gap).
+    assert len(_ball_flights(missed, truth, at_serve=False)) >= len(_ball_flights(seen, truth, at_serve=False)) - 1
 
 
 @pytest.mark.slow

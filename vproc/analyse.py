@@ -163,9 +163,14 @@ class EarlyRallies:
 
 
 def analysed_rate(times: list[float]) -> float:
-    """Analysed frames per second; the same formula while decoding and at the end, so
-    rallies settled early score their flights as the final pass does."""
-    return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 1.0
+    """Analysed frames per second, from the typical spacing of the analysed frames:
+    the same while decoding and at the end (a mean over the frames so far drifts as
+    repeated frames are skipped), so rallies settled early score their flights as the
+    final pass does."""
+    if len(times) < 2:
+        return 1.0
+    step = float(np.median(np.diff(np.asarray(times, float))))
+    return 1.0 / step if step > 0 else 1.0
 
 
 def _as_decoded(path: Path, video: VideoInfo, source: FrameSource) -> VideoInfo:

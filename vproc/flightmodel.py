@@ -46,7 +46,7 @@ FEATURES = (
     "mean_y",  # where in the picture, 0 = top
     "top_y",  # the flight's highest point: play goes high, dead balls stay low
     "off_centre",  # horizontal distance from the picture's middle, frame widths
-    "roughness",  # RMS distance from the flight's parabola, in ball sizes
+    "roughness",  # RMS distance from the flight's fitted path (perspective included), in ball sizes
     "rise",  # vertical speed at the start, frame heights per second (up is negative)
     "concurrent",  # other flights in the air at the same time
     "neighbours",  # other flights within NEIGHBOURHOOD seconds

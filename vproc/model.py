@@ -29,6 +29,8 @@ class RallyModel:
     threshold: float = 0.5
     #: Runs of play closer than this (s) are one rally.
     merge: float = 1.0
+    #: ...and a rally has at least one moment this likely (hysteresis; 0 = off).
+    peak: float = 0.0
 
     def flight_chances(self, described: np.ndarray) -> np.ndarray:
         """The chance that each flight (a row of `flightmodel.flight_features`) is the ball in play."""
@@ -40,7 +42,7 @@ class RallyModel:
         """The stretches of play between `start` and `end` (s), given the flights,
         their rows of `flightmodel.flight_features` and their `flight_chances`."""
         found = moments.moment_features(flights, described, likely, moments.moment_times(start, end))
-        return moments.segments(found.t, self.moments.probabilities(found.rows), self.threshold, self.merge, shortest)
+        return moments.segments(found.t, self.moments.probabilities(found.rows), self.threshold, self.merge, shortest, self.peak)
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> "RallyModel":
@@ -50,10 +52,11 @@ class RallyModel:
             moments=Trees.from_json(data["moments"], moments.FEATURES),
             threshold=float(data["threshold"]),
             merge=float(data["merge"]),
+            peak=float(data.get("peak", 0.0)),
         )
 
     def save(self, path: Path = MODEL_PATH) -> None:
-        data = {"flights": self.flights.to_json(), "moments": self.moments.to_json(), "threshold": self.threshold, "merge": self.merge}
+        data = {"flights": self.flights.to_json(), "moments": self.moments.to_json(), "threshold": self.threshold, "merge": self.merge, "peak": self.peak}
         Path(path).write_text(json.dumps(data, separators=(",", ":")) + "\n")
 
 

@@ -145,16 +145,21 @@ def _in_the_air_together(start: np.ndarray, end: np.ndarray, likely: np.ndarray)
     return np.where(likely, overlapping - 1, 0)
 
 
-def segments(t: np.ndarray, chance: np.ndarray, threshold: float, merge: float, shortest: float) -> list[tuple[float, float]]:
+def segments(
+    t: np.ndarray, chance: np.ndarray, threshold: float, merge: float, shortest: float, peak: float = 0.0
+) -> list[tuple[float, float]]:
     """Runs of moments at least `threshold` likely, as (start, end) seconds; runs
-    closer than `merge` seconds are joined, and those shorter than `shortest` dropped."""
-    on = np.concatenate([[False], np.asarray(chance) >= threshold, [False]])
+    closer than `merge` seconds are joined, and those shorter than `shortest` or
+    never reaching `peak` dropped. A low threshold with a high peak (hysteresis)
+    keeps a rally's quiet edges without letting a faint echo of play count as one."""
+    chance = np.asarray(chance)
+    on = np.concatenate([[False], chance >= threshold, [False]])
     edges = np.flatnonzero(np.diff(on.astype(int)))
     runs: list[list[float]] = []
     for first, after in zip(edges[::2], edges[1::2]):
-        start, end = float(t[first] - STEP / 2), float(t[after - 1] + STEP / 2)
+        start, end, top = float(t[first] - STEP / 2), float(t[after - 1] + STEP / 2), float(chance[first:after].max())
         if runs and start - runs[-1][1] < merge:
-            runs[-1][1] = end
+            runs[-1][1], runs[-1][2] = end, max(runs[-1][2], top)
         else:
-            runs.append([start, end])
-    return [(round(a, 3), round(b, 3)) for a, b in runs if b - a >= shortest]
+            runs.append([start, end, top])
+    return [(round(a, 3), round(b, 3)) for a, b, top in runs if b - a >= shortest and top >= peak]

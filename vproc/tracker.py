@@ -37,9 +37,12 @@ MIN_PIECE = 4
 STITCH_GAP = 0.35
 #: ...moves at least this fast on average (frame heights per second): drops the
 #: ball held or rolled slowly.
-MIN_SPEED = 0.2
-#: ...and fits a parabola in time to within this many analysis pixels (RMS).
+MIN_SPEED = 0.14
+#: ...and fits a ballistic path in time to within this many analysis pixels (RMS).
 MAX_RESIDUAL = 1.5
+#: Pieces with this many points or more are fitted with a cubic in time, not a
+#: parabola: long flights show the camera's perspective (see `_path_errors`).
+CUBIC_POINTS = 8
 
 
 @dataclass
@@ -106,10 +109,9 @@ class Flight:
         return np.polyfit(self.t - self.t[0], np.stack([self.x, self.y], axis=1), 2)
 
     def roughness(self) -> float:
-        """RMS distance of the detections from the parabola (analysis pixels)."""
-        s = self.t - self.t[0]
-        fitted = np.outer(s * s, self.fit[0]) + np.outer(s, self.fit[1]) + self.fit[2]
-        return float(np.sqrt(np.mean(np.square(np.stack([self.x, self.y], axis=1) - fitted).sum(axis=1))))
+        """RMS distance of the detections from the ballistic path the tracker fits
+        (`_path_errors`), in analysis pixels."""
+        return float(np.sqrt(np.mean(_path_errors(self.t, np.stack([self.x, self.y], axis=1)))))
 
     def acceleration(self) -> tuple[float, float]:
         """(ax, ay) in pixels per s², down positive."""
@@ -121,13 +123,17 @@ class Flight:
         return float(2 * self.fit[0, 0] * s + self.fit[1, 0]), float(2 * self.fit[0, 1] * s + self.fit[1, 1])
 
     def position(self, t: float) -> tuple[float, float]:
-        """Where the ball was at `t` (within the flight): the detection, or the
-        parabola through the flight where the detector missed it."""
+        """Where the ball was at `t` (within the flight): the detection, or where the
+        detector missed it, a parabola through the detections on either side (a
+        local one: over a long flight perspective bends the path off one parabola)."""
         i = int(np.searchsorted(self.t, t))
         if i < len(self.t) and abs(self.t[i] - t) < 1e-6:
             return float(self.x[i]), float(self.y[i])
-        s = t - self.t[0]
-        x, y = self.fit[0] * s * s + self.fit[1] * s + self.fit[2]
+        near = slice(max(i - 3, 0), min(i + 3, len(self.t)))
+        s = self.t[near] - t
+        degree = min(2, len(s) - 1)
+        x = np.polyval(np.polyfit(s, self.x[near], degree), 0.0)
+        y = np.polyval(np.polyfit(s, self.y[near], degree), 0.0)
         return float(x), float(y)
 
 
@@ -304,7 +310,7 @@ def _join_fits(a: Flight, b: Flight) -> bool:
     xy = np.empty((len(t), 2))
     xy[: len(a.t), 0], xy[: len(a.t), 1], xy[len(a.t) :, 0], xy[len(a.t) :, 1] = a.x, a.y, b.x, b.y
     size = (a.size * len(a.t) + b.size * len(b.t)) / len(t)
-    return float(np.sqrt(np.mean(_parabola_errors(t - t[0], xy)))) <= MAX_RESIDUAL + 0.1 * size
+    return float(np.sqrt(np.mean(_path_errors(t - t[0], xy)))) <= MAX_RESIDUAL + 0.1 * size
 
 
 def _ballistic_pieces(points: list[Blob], depth: int = 0) -> list[list[Blob]]:
@@ -315,7 +321,7 @@ def _ballistic_pieces(points: list[Blob], depth: int = 0) -> list[list[Blob]]:
         return []
     t = np.array([p.t for p in points]) - points[0].t
     xy = np.array([(p.x, p.y) for p in points])
-    errors = _parabola_errors(t, xy)
+    errors = _path_errors(t, xy)
     size = float(np.median([p.size for p in points]))
     if np.sqrt(np.mean(errors)) <= MAX_RESIDUAL + 0.1 * size:
         return [points]
@@ -325,15 +331,24 @@ def _ballistic_pieces(points: list[Blob], depth: int = 0) -> list[list[Blob]]:
     return _ballistic_pieces(points[:worst], depth + 1) + _ballistic_pieces(points[worst + 1 :], depth + 1)
 
 
-def _parabola_errors(t: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    """Squared distance of each point from the best parabola in time through them all.
-    Least squares by the 3x3 normal equations: a third of polyfit's time, the same fit
-    over the few seconds a flight lasts (times start at 0), and it runs ~10^5 times a
-    minute of game while pieces are stitched."""
-    design = np.empty((len(t), 3))
-    design[:, 0], design[:, 1], design[:, 2] = t * t, t, 1.0
+def _path_errors(t: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """Squared distance of each point from the best ballistic path in time through them all.
+
+    A ball's path is a parabola in the world, but not in the picture: seen from behind
+    the end line the ball flies towards or away from the camera, and perspective bends
+    a 1.5 s pass up to 18 analysis pixels off any parabola in time, so the tracker cut
+    long flights into pieces and dropped them. A cubic in time follows the perspective
+    to within a pixel; short pieces, where perspective hardly shows and a cubic would
+    fit noise, keep the parabola.
+
+    Least squares by the normal equations on times scaled to 0..1: a third of polyfit's
+    time, and it runs ~10^5 times a minute of game while pieces are stitched."""
+    degree = 3 if len(t) >= CUBIC_POINTS else 2
+    span = float(t[-1] - t[0]) or 1.0
+    s = (t - t[0]) / span
+    design = np.vander(s, degree + 1)
     try:
         coeffs = np.linalg.solve(design.T @ design, design.T @ xy)
-    except np.linalg.LinAlgError:  # fewer than three distinct times
-        coeffs = np.polyfit(t, xy, 2)
+    except np.linalg.LinAlgError:  # too few distinct times
+        coeffs = np.linalg.lstsq(design, xy, rcond=None)[0]
     return np.square(xy - design @ coeffs).sum(axis=1)

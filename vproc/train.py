@@ -12,9 +12,10 @@ real detector and tracker, and fits the model's two steps:
    learn from the flight trees' chances on games those trees did not see (k-fold),
    since chances on their own training games are too confident to learn from.
 
-The threshold and merge gap that turn moments into rallies are picked on held-out
-folds too. Seeds from 500 up: the tests use 21-23 and bench/accuracy.py 1000 up,
-so neither scores the model on games it was trained on.
+The threshold, merge gap and peak that turn moments into rallies are picked on held-out
+folds too. Seeds from 500 up (small pictures from 600): the tests use seeds below
+100 and bench/accuracy.py 1000 up, so neither scores the model on games it was
+trained on.
 """
 
 from __future__ import annotations
@@ -30,14 +31,16 @@ import numpy as np
 from volley import defaults
 from volley.evaluation import Score, score
 from volley.synth import GameSpec, Truth, render_game
-from vproc.analyse import track_ball
+from vproc.analyse import analysed_rate
+from vproc.decode import FrameSource
+from vproc.detector import BallDetector, FrameBlobs
 from vproc.flightmodel import FEATURES as FLIGHT_FEATURES, flight_features
 from vproc.model import MODEL_PATH, RallyModel
 from vproc.moments import FEATURES as MOMENT_FEATURES, moment_features, moment_times, segments
 from vproc.trees import fit
 from vproc.probe import probe
 from vproc.rallies import find_rallies
-from vproc.tracker import Flight
+from vproc.tracker import BallTracker, Flight
 
 #: What the generated games vary over: views, settings, sizes, rates. Small sizes
 #: keep training fast; analysis runs at ~360 lines whatever the source.
@@ -49,14 +52,26 @@ VARIANTS = (
     dict(view="side", setting="beach", width=960, height=540, fps=50.0),
     dict(view="endline", setting="indoor", width=854, height=480, fps=25.0),
 )
+#: Small pictures, analysed below ANALYSIS_HEIGHT (the ball a few pixels wide): old
+#: phones, screen recordings and the tests' own games. Seeds from 600 up.
+SMALL_VARIANTS = (
+    dict(view="endline", setting="indoor", width=480, height=270, fps=30.0),
+    dict(view="side", setting="beach", width=480, height=270, fps=25.0),
+)
 #: A flight is the ball in play when this share of its points lie within
 #: LABEL_RADIUS source pixels (per 360 analysis lines) of the true ball.
 LABEL_SHARE = 0.5
 LABEL_RADIUS = 5.0
-THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.6)
+THRESHOLDS = (0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6)
 MERGES = (0.5, 1.0, 2.0)
+#: Peak chances a rally must reach somewhere (0 = any run above the threshold).
+PEAKS = (0.0, 0.6, 0.7, 0.8, 0.9)
 #: Games are split into this many folds for the held-out chances.
 FOLDS = 4
+#: Each game is also trained on with the ball unseen for this long (s, drawn per
+#: rally) from the serve on (`with_the_serve_missed`).
+MISSED_SERVE = (0.3, 1.0)
+MISSED_SHARE = 0.5
 
 
 @dataclass
@@ -69,6 +84,7 @@ class Game:
     height: int
     scale: float  # analysis pixels -> source pixels
     truth: Truth
+    name: str = ""  # the rendered game it comes from: its variants share one fold
 
     def labels(self) -> np.ndarray:
         return np.array([_on_the_ball(f, self.truth, self.scale) >= LABEL_SHARE for f in self.flights], bool)
@@ -99,21 +115,75 @@ def _on_the_ball(flight: Flight, truth: Truth, scale: float) -> float:
 
 
 def track_game(path: Path, cache: bool = False) -> Game:
-    """Run the real detector and tracker over a rendered game. With `cache`, the
-    result is kept beside the game (`.track.pkl`, our own files only) and reused:
-    retraining after a change to the models alone then takes seconds."""
-    kept = path.with_suffix(".track.pkl")
+    """Run the real detector and tracker over a rendered game. With `cache`, what the
+    detector found is kept beside the game (`.blobs.pkl`, our own files only) and
+    reused: the tracker runs again every time, so retraining after a change to the
+    tracker or the models takes a few seconds a game instead of a decode."""
+    return _tracked(_detections(path, cache), Truth.load(path.with_suffix(".truth.json")), path.stem)
+
+
+def with_the_serve_missed(path: Path, seed: int, cache: bool = False) -> Game:
+    """The game of `track_game` with the ball's blobs removed for the first moments
+    (MISSED_SERVE seconds) of MISSED_SHARE of its rallies. On real footage the serve is
+    the flight most often lost: it crosses the whole court fast, over the players and
+    the net, towards or away from the camera. Trained on both, the models learn that
+    play seen further on started at the serve, not at the first flight tracked."""
+    seen, truth = _detections(path, cache), Truth.load(path.with_suffix(".truth.json"))
+    rng = np.random.default_rng(seed)
+    hidden = [(start, start + rng.uniform(*MISSED_SERVE)) for start, _ in truth.rallies if rng.random() < MISSED_SHARE]
+    ball = np.asarray(truth.ball, float).reshape(-1, 3)
+    frames = [_without_the_ball(found, ball, hidden, seen.scale) for found in seen.frames]
+    return _tracked(Detections(frames, seen.width, seen.height, seen.scale), truth, path.stem)
+
+
+def _without_the_ball(found: FrameBlobs, ball: np.ndarray, hidden: list[tuple[float, float]], scale: float) -> FrameBlobs:
+    """`found` less the blobs on the true ball (rows t, x, y in source pixels), when
+    its time lies in one of the `hidden` stretches."""
+    if not len(ball) or not any(a <= found.t <= b for a, b in hidden):
+        return found
+    i = int(np.clip(np.searchsorted(ball[:, 0], found.t - 2e-3), 0, len(ball) - 1))
+    if abs(ball[i, 0] - found.t) > 3e-3:
+        return found
+    x, y = ball[i, 1] / scale, ball[i, 2] / scale
+    return FrameBlobs(found.t, [b for b in found.blobs if np.hypot(b.x - x, b.y - y) > 2.0 + b.size])
+
+
+def _tracked(seen: Detections, truth: Truth, name: str) -> Game:
+    tracker = BallTracker(seen.height)
+    for found in seen.frames:
+        tracker.update(found)
+    return Game(tracker.finish(), analysed_rate(tracker.frame_times), seen.width, seen.height, seen.scale, truth, name)
+
+
+@dataclass
+class Detections:
+    """The detector's candidates in every analysed frame of a game."""
+
+    frames: list[FrameBlobs]
+    width: int  # analysis frame size
+    height: int
+    scale: float  # analysis pixels -> source pixels
+
+
+def _detections(path: Path, cache: bool) -> Detections:
+    kept = path.with_suffix(".blobs.pkl")
     if cache and kept.exists():
         return pickle.loads(kept.read_bytes())
-    track = track_ball(path, probe(path))
-    game = Game(track.flights, track.frame_rate, track.width, track.height, track.scale, Truth.load(path.with_suffix(".truth.json")))
+    video = probe(path)
+    detector, frames, size = BallDetector(), [], (0, 0)
+    for frame in FrameSource(path, rotation=video.rotation):
+        size = frame.image.shape
+        found = detector.process_frame(frame.t, frame.image)
+        if found is not None:
+            frames.append(found)
+    seen = Detections(frames, size[1], size[0], video.width / max(size[1], 1))
     if cache:
-        kept.write_bytes(pickle.dumps(game))
-    return game
+        kept.write_bytes(pickle.dumps(seen))
+    return seen
 
 
 def train(games: list[Game], folds: int = FOLDS) -> RallyModel:
-    """Fit both steps; pick the threshold and merge gap that score best on held-out folds."""
+    """Fit both steps; pick the threshold, merge gap and peak that score best on held-out folds."""
     flight_rows = [flight_features(g.flights, g.width, g.height, g.frame_rate) for g in games]
     flight_trees = fit(np.concatenate(flight_rows), np.concatenate([g.labels() for g in games]), FLIGHT_FEATURES)
     held_out = _held_out(games, folds, lambda train: fit(
@@ -125,29 +195,33 @@ def train(games: list[Game], folds: int = FOLDS) -> RallyModel:
     moment_chances = _held_out(games, folds, lambda train: fit(
         np.concatenate([moment_rows[i].rows for i in train]), np.concatenate([moment_labels[i] for i in train]), MOMENT_FEATURES
     ).probabilities, [m.rows for m in moment_rows])
-    best, best_f1 = None, -1.0
+    best, best_f1 = (0.5, 1.0, 0.0), -1.0
     for threshold in THRESHOLDS:
         for merge in MERGES:
-            total = Score(0, 0, 0, (), ())
-            for game, m, chance in zip(games, moment_rows, moment_chances):
-                total = total + score(segments(m.t, chance, threshold, merge, defaults.MIN_RALLY), game.truth.rallies)
-            if total.f1 > best_f1:
-                best, best_f1 = (threshold, merge), total.f1
-    return RallyModel(flight_trees, moment_trees, threshold=best[0], merge=best[1])
+            for peak in (p for p in PEAKS if p == 0.0 or p > threshold):
+                total = Score(0, 0, 0, (), ())
+                for game, m, chance in zip(games, moment_rows, moment_chances):
+                    found = segments(m.t, chance, threshold, merge, defaults.MIN_RALLY, peak)
+                    total = total + score(found, game.truth.rallies)
+                if total.f1 > best_f1:
+                    best, best_f1 = (threshold, merge, peak), total.f1
+    return RallyModel(flight_trees, moment_trees, threshold=best[0], merge=best[1], peak=best[2])
 
 
 def _held_out(games: list[Game], folds: int, fitted, rows: list[np.ndarray]) -> list[np.ndarray]:
     """Each game's rows scored by a model `fitted(train_indices)` on the other folds
-    (on all games when there are too few to split)."""
-    folds = min(folds, len(games))
+    (on all games when there are too few to split). Variants of one rendered game
+    stay in one fold, so none is scored by a model that saw its twin."""
+    names = list(dict.fromkeys(g.name for g in games))
+    folds = min(folds, len(names))
     if folds < 2:
         predict = fitted(list(range(len(games))))
         return [predict(r) for r in rows]
+    fold_of = [names.index(g.name) % folds for g in games]
     out: list[np.ndarray] = [np.zeros(0)] * len(games)
     for fold in range(folds):
-        test = list(range(fold, len(games), folds))
-        predict = fitted([i for i in range(len(games)) if i not in test])
-        for i in test:
+        predict = fitted([i for i in range(len(games)) if fold_of[i] != fold])
+        for i in (i for i in range(len(games)) if fold_of[i] == fold):
             out[i] = predict(rows[i])
     return out
 
@@ -159,7 +233,7 @@ def evaluate(model: RallyModel, games: list[Game]) -> Score:
     return total
 
 
-def render(work: Path, count: int, seed_base: int) -> list[Path]:
+def render(work: Path, count: int, seed_base: int, variants: tuple[dict, ...] = VARIANTS) -> list[Path]:
     """Render the training games that are not in `work` yet."""
     work.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -168,24 +242,27 @@ def render(work: Path, count: int, seed_base: int) -> list[Path]:
         path = work / f"game-{seed}.mp4"
         if not path.with_suffix(".truth.json").exists():
             print(f"rendering game {i + 1}/{count} (seed {seed})", flush=True)
-            render_game(path, GameSpec(seed=seed, rallies=6, **VARIANTS[seed % len(VARIANTS)]))
+            render_game(path, GameSpec(seed=seed, rallies=6, **variants[seed % len(variants)]))
         paths.append(path)
     return paths
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--games", type=int, default=39)
+    parser.add_argument("--games", type=int, default=60)
     parser.add_argument("--seed-base", type=int, default=500)
+    parser.add_argument("--small-games", type=int, default=10, help="games in SMALL_VARIANTS, seeds 600 up")
     parser.add_argument("--work", type=Path, default=Path(".cache/train"))
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
     args = parser.parse_args(argv)
     games = []
-    for path in render(args.work, args.games, args.seed_base):
+    paths = render(args.work, args.games, args.seed_base) + render(args.work, args.small_games, 600, SMALL_VARIANTS)
+    for path in paths:
         print(f"tracking {path.name}", flush=True)
         games.append(track_game(path, cache=True))
+        games.append(with_the_serve_missed(path, seed=len(games), cache=True))
     model = train(games)
-    print(f"threshold {model.threshold}, merge {model.merge} s")
+    print(f"threshold {model.threshold}, merge {model.merge} s, peak {model.peak}")
     print(f"on the training games: {evaluate(model, games).summary()}")
     model.save(args.out)
     print(f"wrote {args.out}")

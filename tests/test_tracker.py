@@ -1,0 +1,88 @@
+"""The ball tracker: candidates in, flights out, on balls thrown through a pinhole
+camera placed as users place theirs (behind the end line, a few metres up)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vproc.detector import Blob, FrameBlobs
+from vproc.tracker import BallTracker
+
+FPS = 30.0
+WIDTH, HEIGHT = 640, 360
+#: A camera 3 m behind the end line and 3 m up, looking down the court (metres; x across,
+#: y along the court away from the camera, z up), focal length in analysis pixels.
+CAMERA = np.array([0.0, -3.0, 3.0])
+FOCAL = 350.0
+HORIZON = 100.0
+G = 9.81
+
+
+def _seen(points: np.ndarray) -> np.ndarray:
+    """World points (n x 3) as the camera sees them (n x 2 analysis pixels)."""
+    d = points - CAMERA
+    return np.stack([WIDTH / 2 + FOCAL * d[:, 0] / d[:, 1], HORIZON - FOCAL * d[:, 2] / d[:, 1]], axis=1)
+
+
+def _arc(t: np.ndarray, start, velocity) -> np.ndarray:
+    """A ball in free flight (no drag): world positions at times `t` since the contact."""
+    p = np.asarray(start, float)[None, :] + np.outer(t, velocity)
+    p[:, 2] -= 0.5 * G * t * t
+    return p
+
+
+def _frames(times: np.ndarray, ball: np.ndarray, clutter: int, seed: int) -> list[FrameBlobs]:
+    """One frame of candidates per time: the ball (with half a pixel of noise) and
+    `clutter` blobs at random places, as heads and hands give."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for t, (x, y) in zip(times, ball):
+        blobs = [Blob(float(t), float(x + rng.normal(0, 0.5)), float(y + rng.normal(0, 0.5)), 5.0)]
+        blobs += [Blob(float(t), float(rng.uniform(0, WIDTH)), float(rng.uniform(150, HEIGHT)), 6.0) for _ in range(clutter)]
+        frames.append(FrameBlobs(float(t), blobs))
+    return frames
+
+
+def _track(frames: list[FrameBlobs]):
+    tracker = BallTracker(HEIGHT)
+    for found in frames:
+        tracker.update(found)
+    return tracker.finish()
+
+
+def _covering(flights, start: float, end: float) -> float:
+    """The longest share of [start, end] that one flight covers."""
+    return max((min(f.end, end) - max(f.start, start)) / (end - start) for f in flights) if flights else 0.0
+
+
+def test_a_long_pass_flying_away_from_an_endline_camera_stays_one_flight():
+    # Perspective bends this 1.5 s pass several pixels off any parabola in time: a
+    # tracker that expects a parabola in the picture cuts it into pieces and drops them.
+    t = np.arange(0, 1.5, 1 / FPS)
+    ball = _seen(_arc(t, (-2.0, 4.0, 1.0), (1.5, 3.0, 9.0)))
+    flights = _track(_frames(t + 10.0, ball, clutter=3, seed=1))
+    assert _covering(flights, 10.0, 10.0 + t[-1]) >= 0.9, [(f.start, f.end) for f in flights]
+
+
+def test_a_slow_high_ball_moving_mostly_away_from_the_camera_is_a_flight():
+    # A free ball sent high down the court: from behind the end line it hardly moves
+    # across the picture, yet it is the ball in play.
+    t = np.arange(0, 1.0, 1 / FPS)
+    ball = _seen(_arc(t, (0.5, 10.0, 2.5), (0.2, 3.0, 5.0)))
+    speed = np.median(np.hypot(*np.diff(ball, axis=0).T)) * FPS / HEIGHT
+    assert speed < 0.2  # slower, in frame heights per second, than a flight once had to be
+    flights = _track(_frames(t + 3.0, ball, clutter=2, seed=2))
+    assert _covering(flights, 3.0, 3.0 + t[-1]) >= 0.8, [(f.start, f.end) for f in flights]
+
+
+def test_a_touch_that_turns_the_ball_ends_one_flight_and_starts_the_next():
+    first_t = np.arange(0, 1.0, 1 / FPS)
+    first = _arc(first_t, (-1.0, 3.0, 1.0), (0.5, 3.0, 7.0))
+    contact = first[-1]
+    # The setter sends it back towards the camera side and up again.
+    second = _arc(np.arange(1 / FPS, 1.0, 1 / FPS), contact, (2.0, -1.0, 6.0))
+    times = np.concatenate([first_t, first_t[-1] + np.arange(1 / FPS, 1.0, 1 / FPS)])
+    flights = _track(_frames(times, _seen(np.concatenate([first, second])), clutter=0, seed=3))
+    touch = float(first_t[-1])
+    assert not any(f.start < touch - 0.1 and f.end > touch + 0.1 for f in flights), [(f.start, f.end) for f in flights]
+    assert _covering(flights, 0.0, touch) >= 0.8 and _covering(flights, touch, times[-1]) >= 0.8
