@@ -105,13 +105,19 @@ class Game:
 
 def _on_the_ball(flight: Flight, truth: Truth, scale: float) -> float:
     """The share of a flight's points that lie on the true ball at that time."""
-    ball = np.asarray(truth.ball, dtype=float).reshape(-1, 3)
+    xy, shown = _true_ball(np.asarray(truth.ball, dtype=float).reshape(-1, 3), flight.t)
+    close = np.hypot(xy[:, 0] - flight.x * scale, xy[:, 1] - flight.y * scale) < LABEL_RADIUS * scale
+    return float((shown & close).mean())
+
+
+def _true_ball(ball: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where the true ball (rows t, x, y in source pixels) is at each of `times`, and
+    whether it is shown then at all (a frame of the same time holds it)."""
+    times = np.atleast_1d(np.asarray(times, float))
     if not len(ball):
-        return 0.0
-    i = np.clip(np.searchsorted(ball[:, 0], flight.t - 2e-3), 0, len(ball) - 1)
-    same_time = np.abs(ball[i, 0] - flight.t) < 3e-3
-    close = np.hypot(ball[i, 1] - flight.x * scale, ball[i, 2] - flight.y * scale) < LABEL_RADIUS * scale
-    return float((same_time & close).mean())
+        return np.zeros((len(times), 2)), np.zeros(len(times), bool)
+    i = np.clip(np.searchsorted(ball[:, 0], times - 2e-3), 0, len(ball) - 1)
+    return ball[i, 1:], np.abs(ball[i, 0] - times) < 3e-3
 
 
 def track_game(path: Path, cache: bool = False) -> Game:
@@ -139,12 +145,12 @@ def with_the_serve_missed(path: Path, seed: int, cache: bool = False) -> Game:
 def _without_the_ball(found: FrameBlobs, ball: np.ndarray, hidden: list[tuple[float, float]], scale: float) -> FrameBlobs:
     """`found` less the blobs on the true ball (rows t, x, y in source pixels), when
     its time lies in one of the `hidden` stretches."""
-    if not len(ball) or not any(a <= found.t <= b for a, b in hidden):
+    if not any(a <= found.t <= b for a, b in hidden):
         return found
-    i = int(np.clip(np.searchsorted(ball[:, 0], found.t - 2e-3), 0, len(ball) - 1))
-    if abs(ball[i, 0] - found.t) > 3e-3:
+    xy, shown = _true_ball(ball, found.t)
+    if not shown[0]:
         return found
-    x, y = ball[i, 1] / scale, ball[i, 2] / scale
+    x, y = xy[0] / scale
     return FrameBlobs(found.t, [b for b in found.blobs if np.hypot(b.x - x, b.y - y) > 2.0 + b.size])
 
 
