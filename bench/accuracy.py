@@ -1,6 +1,6 @@
 """Rally accuracy on generated games the tests never see, and on real footage.
 
-    .venv/bin/python bench/accuracy.py [--games 8] [--seed-base 1000]
+    .venv/bin/python bench/accuracy.py [--games 8] [--seed-base 1000] [--silent]
 
 Each game varies seed, view, setting, resolution and frame rate. Rendered games are
 kept in .cache/accuracy/ (named by their spec), so a rerun only analyses. Prints one line
@@ -42,6 +42,7 @@ def main() -> None:
     parser.add_argument("--games", type=int, default=len(VARIANTS))
     parser.add_argument("--seed-base", type=int, default=1000)
     parser.add_argument("--rallies", type=int, default=6)
+    parser.add_argument("--silent", action="store_true", help="ignore the games' sound: score the picture alone")
     args = parser.parse_args()
     total = Score(0, 0, 0, (), ())
     for i in range(args.games):
@@ -53,7 +54,7 @@ def main() -> None:
             print(f"seed {spec.seed} {variant}: could not render: {err!r}", flush=True)
             continue
         started = time.monotonic()
-        found = analyse(path).rallies
+        found = analyse(path, hear=not args.silent).rallies
         elapsed = time.monotonic() - started
         result = score([(r.start, r.end) for r in found], truth.rallies)
         total = total + result

@@ -18,6 +18,8 @@ import pytest
 from volley.evaluation import Score, score
 from volley.synth import GameSpec, render_game
 from vproc.analyse import analyse
+from vproc.audio import HIT
+from vproc.flightmodel import FEATURES as FLIGHT_FEATURES, flight_features
 from vproc.model import RallyModel
 from vproc import train as training
 from vproc.train import evaluate, track_game, train
@@ -123,3 +125,17 @@ def test_rallies_handed_on_early_are_the_ones_the_analysis_ends_with(tmp_path):
     final = analyse(path, early=lambda video, rallies: early.extend(rallies)).rallies
     assert early, "a game of six rallies settles at least one before its end"
     assert {(r.start, r.end) for r in early} <= {(r.start, r.end) for r in final}
+
+
+def test_it_hears_the_serve_contacts_of_a_generated_game_and_can_go_without(games):
+    path, truth = games[0]
+    heard, silent = track_game(path), track_game(path, heard=False)
+    assert silent.sound is None
+    # The serve's pop reaches the camera a few hundredths of a second after the contact.
+    serves = [heard.sound.strongest("onset", start - 0.03, start + 0.2) for start, _ in truth.rallies]
+    assert all(strength >= HIT for strength in serves), serves
+    loud, quiet = (flight_features(g.flights, g.width, g.height, g.frame_rate, g.sound) for g in (heard, silent))
+    sound = [FLIGHT_FEATURES.index(name) for name in ("heard", "hit_at_start", "hit_at_end")]
+    picture = [i for i in range(len(FLIGHT_FEATURES)) if i not in sound]
+    assert (loud[:, picture] == quiet[:, picture]).all() and not quiet[:, sound].any()
+    assert (loud[:, sound[0]] == 1).all()

@@ -17,6 +17,7 @@ from volley import defaults
 from volley.exceptions import TruncatedVideo, VideoTooShort
 from volley.payloads import BallPoint, Rally, VideoInfo
 from volley.progress import Progress, silent
+from vproc.audio import AudioCues, listen
 from vproc.decode import FrameSource
 from vproc.detector import BallDetector
 from vproc.probe import probe
@@ -47,6 +48,7 @@ class BallTrack:
     height: int
     scale: float  # analysis pixels -> source (display) pixels
     source: FrameSource
+    sound: AudioCues | None = None  # the game's audio cues, when it has sound
 
     @property
     def frame_rate(self) -> float:
@@ -55,7 +57,7 @@ class BallTrack:
 
     def play(self) -> list[Flight]:
         """The flights the flight model takes for the ball in play."""
-        return play_flights(self.flights, self.width, self.height, self.frame_rate)
+        return play_flights(self.flights, self.width, self.height, self.frame_rate, sound=self.sound)
 
     def points(self, play_only: bool = True) -> list[BallPoint]:
         """The ball in source pixels at every analysed frame inside a flight."""
@@ -76,16 +78,19 @@ def analyse(
     *,
     min_rally: float = defaults.MIN_RALLY,
     early: Callable[[VideoInfo, list[Rally]], None] | None = None,
+    hear: bool = True,
 ) -> Analysis:
     """Find the ball and the rallies. `early`, when given, hears of rallies that later
     frames can no longer change while decoding goes on (so their cuts can start at
-    once); the returned rallies are the final word and include them."""
+    once); the returned rallies are the final word and include them. Without `hear`
+    the sound track is ignored (the benchmarks use it to score the picture alone)."""
     path = Path(path)
     video = probe(path)
     if video.duration < defaults.MIN_VIDEO_SECONDS:
         raise VideoTooShort(f"{path.name}: the video is {video.duration:.2f} s long; a rally needs more")
-    settler = EarlyRallies(lambda rallies: early(video, rallies), min_rally) if early else None
-    track = track_ball(path, video, progress, settler)
+    sound = listen(path) if hear else None  # audio packets only: about a second per two minutes
+    settler = EarlyRallies(lambda rallies: early(video, rallies), min_rally, sound) if early else None
+    track = track_ball(path, video, progress, settler, sound)
     video = _as_decoded(path, video, track.source)
     rallies = find_rallies(
         track.flights,
@@ -95,13 +100,18 @@ def analyse(
         until=video.duration,
         min_rally=min_rally,
         source_scale=track.scale,
+        sound=sound,
     )
     progress(STAGE, 1.0)
     return Analysis(video=video, track=track.points(), rallies=rallies)
 
 
 def track_ball(
-    path: Path, video: VideoInfo, progress: Progress = silent, settler: "EarlyRallies | None" = None
+    path: Path,
+    video: VideoInfo,
+    progress: Progress = silent,
+    settler: "EarlyRallies | None" = None,
+    sound: AudioCues | None = None,
 ) -> BallTrack:
     """Decode the video once, detecting ball candidates and linking them into flights."""
     source = FrameSource(path, rotation=video.rotation)
@@ -118,8 +128,8 @@ def track_ball(
             if settler is not None:
                 settler.update(tracker, width, height, video.width / width)
     if tracker is None:
-        return BallTrack([], [], 0, 0, 1.0, source)
-    return BallTrack(tracker.finish(), tracker.frame_times, width, height, video.width / width, source)
+        return BallTrack([], [], 0, 0, 1.0, source, sound)
+    return BallTrack(tracker.finish(), tracker.frame_times, width, height, video.width / width, source, sound)
 
 
 class EarlyRallies:
@@ -132,8 +142,8 @@ class EarlyRallies:
     SETTLE_EVERY = 20.0  # seconds of video between reruns
     WINDOW = 90.0  # seconds of settled flights looked at before the horizon
 
-    def __init__(self, hand_on: Callable[[list[Rally]], None], min_rally: float):
-        self.hand_on, self.min_rally = hand_on, min_rally
+    def __init__(self, hand_on: Callable[[list[Rally]], None], min_rally: float, sound: AudioCues | None = None):
+        self.hand_on, self.min_rally, self.sound = hand_on, min_rally, sound
         self.handed_until = 0.0
         self.next_at = self.SETTLE_EVERY
 
@@ -148,7 +158,7 @@ class EarlyRallies:
         frame_rate = analysed_rate(tracker.frame_times)
         found = find_rallies(
             flights, width, height, frame_rate=frame_rate, since=since, until=horizon,
-            min_rally=self.min_rally, source_scale=scale,
+            min_rally=self.min_rally, source_scale=scale, sound=self.sound,
         )
         # A window that does not reach back to the game's start lacks the flights
         # before it: rallies near its start may differ, and the previous rerun passed

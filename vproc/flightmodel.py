@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from vproc.audio import AudioCues
 from vproc.tracker import Flight
 
 #: Flights this close in time (s) are a flight's neighbourhood: play keeps one ball
@@ -53,11 +54,22 @@ FEATURES = (
     "neighbour_time",  # their air time within it, seconds
     "link_before",  # distance (frame heights) from where a flight ending just before this one
     "link_after",  # ...or starting just after it, to this one's start or end: touches chain play
+    "heard",  # 1 when the game has sound (vproc/audio.py), 0 when the picture is all there is
+    "hit_at_start",  # the loudest onset as the flight starts: a ball hit pops, a ball thrown is quiet
+    "hit_at_end",  # ...and as it ends (a touch, the floor, the net)
 )
+#: Where a flight's contacts are listened for (s, relative to its start and end): the
+#: tracker picks a flight up a few frames after the contact, and sound reaches the
+#: camera up to ~0.1 s late.
+HIT_BEFORE_START, HIT_AFTER_START = 0.25, 0.05
+HIT_BEFORE_END, HIT_AFTER_END = 0.1, 0.3
 
 
-def flight_features(flights: list[Flight], width: int, height: int, frame_rate: float) -> np.ndarray:
-    """One row of FEATURES per flight (analysis pixels in, scale-free numbers out)."""
+def flight_features(
+    flights: list[Flight], width: int, height: int, frame_rate: float, sound: AudioCues | None = None
+) -> np.ndarray:
+    """One row of FEATURES per flight (analysis pixels in, scale-free numbers out);
+    `sound`, the game's audio cues when it has any."""
     rows = np.zeros((len(flights), len(FEATURES)))
     if not flights:
         return rows
@@ -70,8 +82,19 @@ def flight_features(flights: list[Flight], width: int, height: int, frame_rate: 
             _own(flight, width, height, frame_rate)
             + _context(flight, starts, ends)
             + _links(i, starts, ends, firsts, lasts)
+            + _heard(flight, sound)
         )
     return rows
+
+
+def _heard(flight: Flight, sound: AudioCues | None) -> list[float]:
+    if sound is None:
+        return [0.0, 0.0, 0.0]
+    return [
+        1.0,
+        sound.strongest("onset", flight.start - HIT_BEFORE_START, flight.start + HIT_AFTER_START),
+        sound.strongest("onset", flight.end - HIT_BEFORE_END, flight.end + HIT_AFTER_END),
+    ]
 
 
 def _own(flight: Flight, width: int, height: int, frame_rate: float) -> list[float]:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from vproc import flightmodel, moments
+from vproc.audio import AudioCues
 from vproc.trees import Trees
 from vproc.tracker import Flight
 
@@ -37,11 +38,19 @@ class RallyModel:
         return self.flights.probabilities(described)
 
     def play(
-        self, flights: list[Flight], described: np.ndarray, likely: np.ndarray, start: float, end: float, shortest: float
+        self,
+        flights: list[Flight],
+        described: np.ndarray,
+        likely: np.ndarray,
+        start: float,
+        end: float,
+        shortest: float,
+        sound: AudioCues | None = None,
     ) -> list[tuple[float, float]]:
         """The stretches of play between `start` and `end` (s), given the flights,
-        their rows of `flightmodel.flight_features` and their `flight_chances`."""
-        found = moments.moment_features(flights, described, likely, moments.moment_times(start, end))
+        their rows of `flightmodel.flight_features`, their `flight_chances` and the
+        game's audio cues."""
+        found = moments.moment_features(flights, described, likely, moments.moment_times(start, end), sound)
         return moments.segments(found.t, self.moments.probabilities(found.rows), self.threshold, self.merge, shortest, self.peak)
 
     @classmethod

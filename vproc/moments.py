@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vproc import flightmodel
+from vproc.audio import AudioCues
 from vproc.tracker import Flight
 
 #: Seconds between moments: well under the 0.5 s boundary error a rally may have.
@@ -49,12 +50,21 @@ LIKELY_FLOOR = _LIKELY[-1]
 #: Distances to the nearest play-like flight are capped here (s): within CONTEXT.
 _FAR = CONTEXT
 
+#: Seconds before and after a moment in which a whistle counts.
+WHISTLE = 3.0
+#: Windows (± seconds) in which contacts are counted: play is a rhythm of hits.
+_HIT_WINDOWS = (1.0, 3.0)
+
 FEATURES = (
     *(f"{what}_{w:g}" for w in _WINDOWS for what in ("max_p", "air_p", "likely")),
     *(f"{what}_{p:g}" for p in _LIKELY for what in ("since", "until")),
     *(f"{what}_{a:g}_{b:g}" for a, b in _SIDES for what in ("max_p", "air_p")),
     *(f"{what}_{w:g}" for w in _SHAPE_WINDOWS for what in _SHAPES),
     *(f"together_{w:g}" for w in _SHAPE_WINDOWS),
+    "heard",  # 1 when the game has sound (vproc/audio.py)
+    "whistle_before",  # the strongest whistle in the WHISTLE seconds before: a serve is allowed
+    "whistle_after",  # ...and after: a point is over
+    *(f"hits_{w:g}" for w in _HIT_WINDOWS),  # contact-strong onsets within ± w s
 )
 
 
@@ -74,10 +84,12 @@ def moment_times(start: float, end: float) -> np.ndarray:
     return (np.arange(first, max(last, first)) + 0.5) * STEP
 
 
-def moment_features(flights: list[Flight], described: np.ndarray, likely: np.ndarray, times: np.ndarray) -> Moments:
+def moment_features(
+    flights: list[Flight], described: np.ndarray, likely: np.ndarray, times: np.ndarray, sound: AudioCues | None = None
+) -> Moments:
     """One row of FEATURES per moment in `times`, from the flights, their rows of
-    flight features (`described`) and the chance (`likely`, from the flight model)
-    that each is the ball in play. Works through the moments in chunks, each against
+    flight features (`described`), the chance (`likely`, from the flight model)
+    that each is the ball in play, and the game's audio cues when it has any. Works through the moments in chunks, each against
     the flights within CONTEXT of it, so a three-hour game costs no more memory than
     a few minutes of it."""
     t = np.asarray(times, float)
@@ -101,7 +113,27 @@ def moment_features(flights: list[Flight], described: np.ndarray, likely: np.nda
         hi = int(np.searchsorted(start[by_start], at[-1] + CONTEXT, side="right"))
         near = by_start[lo:hi]
         rows[first:first + _CHUNK] = _rows(at, {k: v[near] for k, v in flight.items()})
+    rows[:, len(FEATURES) - _HEARD:] = _heard(t, sound)
     return Moments(t, rows)
+
+
+#: The columns `_heard` fills, at the end of FEATURES.
+_HEARD = 3 + len(_HIT_WINDOWS)
+
+
+def _heard(t: np.ndarray, sound: AudioCues | None) -> np.ndarray:
+    """The sound columns of FEATURES for the moments `t` (zeros when there is no sound)."""
+    if sound is None:
+        return np.zeros((len(t), _HEARD))
+    return np.stack(
+        [
+            np.ones(len(t)),
+            [sound.strongest("whistle", at - WHISTLE, at) for at in t],
+            [sound.strongest("whistle", at, at + WHISTLE) for at in t],
+            *(sound.hits(t - w, t + w) for w in _HIT_WINDOWS),
+        ],
+        axis=1,
+    )
 
 
 def _rows(t: np.ndarray, flight: dict[str, np.ndarray]) -> np.ndarray:
@@ -134,6 +166,7 @@ def _rows(t: np.ndarray, flight: dict[str, np.ndarray]) -> np.ndarray:
     for w in _SHAPE_WINDOWS:
         near = ((np.minimum(e, at + w) - np.maximum(s, at - w)) > 0) & likely
         columns.append(np.where(near, flight["together"][None, :], 0).max(axis=1, initial=0))
+    columns += [np.zeros(len(t))] * _HEARD  # filled by _heard over the whole game at once
     return np.stack(columns, axis=1).astype(float)
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from volley import defaults
 from volley.payloads import Rally
 from vproc import moments
+from vproc.audio import AudioCues
 from vproc.flightmodel import flight_features
 from vproc.model import RallyModel, default_model
 from vproc.tracker import Flight
@@ -32,11 +33,16 @@ CROSSING_TRAVEL = 0.25
 
 
 def play_flights(
-    flights: list[Flight], width: int, height: int, frame_rate: float, model: RallyModel | None = None
+    flights: list[Flight],
+    width: int,
+    height: int,
+    frame_rate: float,
+    model: RallyModel | None = None,
+    sound: AudioCues | None = None,
 ) -> list[Flight]:
     """The flights the model takes for the ball in play, in time order."""
     model = model or default_model()
-    likely = model.flight_chances(flight_features(flights, width, height, frame_rate))
+    likely = model.flight_chances(flight_features(flights, width, height, frame_rate, sound))
     return sorted((f for f, p in zip(flights, likely) if p >= STATS_CHANCE), key=lambda f: f.start)
 
 
@@ -51,17 +57,19 @@ def find_rallies(
     min_rally: float = defaults.MIN_RALLY,
     source_scale: float = 1.0,
     model: RallyModel | None = None,
+    sound: AudioCues | None = None,
 ) -> list[Rally]:
     """The rallies between `since` and `until` (s; by default the flights' span).
     `width` and `height` are the analysis frame's, `frame_rate` the analysed frames
-    per second; `source_scale` turns analysis pixels into source pixels for the stats."""
+    per second; `source_scale` turns analysis pixels into source pixels for the stats;
+    `sound` is the game's audio cues (`vproc.audio.listen`), None when it has none."""
     model = model or default_model()
-    described = flight_features(flights, width, height, frame_rate)
+    described = flight_features(flights, width, height, frame_rate, sound)
     likely = model.flight_chances(described)
     if until is None:
         until = max((f.end for f in flights), default=since) + 1.0
     rallies = []
-    for start, end in model.play(flights, described, likely, since, until, min_rally):
+    for start, end in model.play(flights, described, likely, since, until, min_rally, sound):
         near = [(f, p) for f, p in zip(flights, likely) if f.end > start and f.start < end]
         if not any(p >= moments.LIKELY_FLOOR for _, p in near):
             # Play is a ball in flight: a stretch without one flight that the moment model
