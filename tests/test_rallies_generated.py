@@ -139,3 +139,15 @@ def test_it_hears_the_serve_contacts_of_a_generated_game_and_can_go_without(game
     picture = [i for i in range(len(FLIGHT_FEATURES)) if i not in sound]
     assert (loud[:, picture] == quiet[:, picture]).all() and not quiet[:, sound].any()
     assert (loud[:, sound[0]] == 1).all()
+
+
+@pytest.mark.slow
+def test_it_can_be_told_to_ignore_the_sound_track_from_the_command_line(games, tmp_path):
+    path, _ = games[1]
+    done = subprocess.run(
+        [sys.executable, "-m", "volley.cli", "process", str(path), "--out", str(tmp_path), "--no-clips", "--no-sound", "--quiet"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    written = [(r["start"], r["end"]) for r in json.loads((tmp_path / "rallies.json").read_text())["rallies"]]
+    assert written == [(r.start, r.end) for r in analyse(path, hear=False).rallies]

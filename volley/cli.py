@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     process.add_argument("--best", type=_count, default=defaults.BEST_COUNT, help="rallies in best.mp4 (default %(default)s)")
     process.add_argument("--jobs", type=_count, default=2, help="ffmpeg jobs run at once when cutting (default %(default)s)")
     process.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
+    process.add_argument("--no-sound", action="store_true",
+                         help="ignore the sound track (music, commentary, a loud neighbouring court); find rallies from the picture alone")
     process.set_defaults(run=_process)
 
     sample = commands.add_parser("sample", help="render a synthetic game with known rallies (for trying Volley)")
@@ -149,7 +151,7 @@ def _process(args: argparse.Namespace) -> int:
     from volley.pipeline import Options, process
     from volley.progress import Bar
 
-    options = Options(args.pad_before, args.pad_after, not args.no_clips, args.best, max(1, args.jobs))
+    options = Options(args.pad_before, args.pad_after, not args.no_clips, args.best, max(1, args.jobs), hear=not args.no_sound)
     bar = Bar(enabled=not args.quiet)
     try:
         result = process(args.game, args.out, options, bar)

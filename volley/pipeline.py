@@ -34,6 +34,9 @@ class Options:
     clips: bool = True
     best: int = defaults.BEST_COUNT
     jobs: int = 2
+    #: Use the sound track (ball contacts, whistles). Off for games filmed with music,
+    #: commentary or a loud neighbouring court, where the picture alone does better.
+    hear: bool = True
     work_dir: Path = field(default_factory=settings.work_dir)
 
 
@@ -53,7 +56,7 @@ def process(source: Path, out_dir: Path, options: Options | None = None, progres
     overall = Weighted(progress, STAGE_WEIGHTS)
     with ExitStack() as stack:
         early = EarlyCuts(source, options, stack) if options.clips else None
-        analysis = analyse(source, overall, early=early)
+        analysis = analyse(source, overall, early=early, hear=options.hear)
         out_dir.mkdir(parents=True, exist_ok=True)
         result = Result(analysis, out_dir, out_dir / "rallies.json", out_dir / "track.json")
         write_json(result.track_json, {"frames": [p.to_dict() for p in analysis.track]})

@@ -24,6 +24,7 @@ import argparse
 import pickle
 import sys
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -134,7 +135,7 @@ def track_game(path: Path, cache: bool = False, heard: bool = True) -> Game:
     reused: the tracker runs again every time, so retraining after a change to the
     tracker or the models takes a few seconds a game instead of a decode. Without
     `heard` the game is taken as silent (files without sound, or muted)."""
-    sound = listen(path) if heard else None
+    sound = _heard(path) if heard else None
     return _tracked(_detections(path, cache), Truth.load(path.with_suffix(".truth.json")), path.stem, sound)
 
 
@@ -149,8 +150,14 @@ def with_the_serve_missed(path: Path, seed: int, cache: bool = False, heard: boo
     hidden = [(start, start + rng.uniform(*MISSED_SERVE)) for start, _ in truth.rallies if rng.random() < MISSED_SHARE]
     ball = np.asarray(truth.ball, float).reshape(-1, 3)
     frames = [_without_the_ball(found, ball, hidden, seen.scale) for found in seen.frames]
-    sound = listen(path) if heard else None  # the serve is unseen, not unheard
+    sound = _heard(path) if heard else None  # the serve is unseen, not unheard
     return _tracked(Detections(frames, seen.width, seen.height, seen.scale), truth, path.stem, sound)
+
+
+@lru_cache(maxsize=2)
+def _heard(path: Path) -> AudioCues | None:
+    """A game's sound, listened to once for all the copies made of it."""
+    return listen(path)
 
 
 def _without_the_ball(found: FrameBlobs, ball: np.ndarray, hidden: list[tuple[float, float]], scale: float) -> FrameBlobs:
