@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import ffmpeg, realdata
-from vproc.audio import HIT, listen
+from vproc.audio import HIT, listen, since_last, until_next
 
 #: Short decaying pops (a ball being hit) at these seconds, over room noise.
 POPS = (1.0, 2.5, 4.2, 6.9)
@@ -92,3 +92,34 @@ def test_a_muted_track_counts_as_no_sound():
     # The KATS-BEDS clip carries an AAC track of digital silence: "nothing heard" must
     # not read as "no contact", or its rally would be lost.
     assert listen(realdata("kats-beds-rally", "kats-beds-clip.mp4")) is None
+
+
+def test_it_finds_the_strongest_cue_in_many_windows_at_once_as_one_at_a_time(tmp_path):
+    path = tmp_path / "pops.mp4"
+    _game_sound(path)
+    cues = listen(path)
+    since = np.array([-2.0, -0.5, 0.0, 0.93, 2.4, 4.999, 5.2, 6.8, 7.95, 9.0])
+    for cue in ("onset", "whistle"):
+        values = getattr(cues, cue)
+        for width in (0.05, 0.3, 3.0):
+            n = int(np.ceil(width / 0.01)) + 1
+            one_at_a_time = []
+            for s in since:
+                first = int(np.floor((s - cues.start) / 0.01))
+                window = values[max(first, 0):max(first + n, 0)]
+                one_at_a_time.append(float(window.max()) if len(window) else 0.0)
+            assert cues.strongest_in(cue, since, width) == pytest.approx(one_at_a_time), (cue, width)
+
+
+def test_it_tells_whistle_blasts_from_contacts_and_times_them(tmp_path):
+    path = tmp_path / "pops.mp4"
+    _game_sound(path)
+    cues = listen(path)
+    assert cues.blasts == pytest.approx([WHISTLE[0]], abs=0.03)
+    assert cues.contacts == pytest.approx(list(POPS), abs=0.03)
+    assert cues.hits(np.array([WHISTLE[0] - 0.02]), np.array([WHISTLE[1]])) == pytest.approx([0])
+    at = np.array([0.5, 4.0, 5.2, 9.5])
+    assert since_last(cues.blasts, at, 3.0) == pytest.approx([3.0, 3.0, 0.2, 3.0], abs=0.03)
+    assert until_next(cues.blasts, at, 3.0) == pytest.approx([3.0, 1.0, 3.0, 3.0], abs=0.03)
+    assert since_last(cues.contacts, at, 10.0) == pytest.approx([10.0, 1.5, 1.0, 2.6], abs=0.03)
+    assert until_next(cues.contacts, at, 10.0) == pytest.approx([0.5, 0.2, 1.7, 10.0], abs=0.03)

@@ -8,6 +8,7 @@ import pytest
 
 from vproc.flightmodel import FEATURES as FLIGHT_FEATURES, flight_features
 from vproc.model import MODEL_PATH, RallyModel
+from vproc.rallies import find_rallies
 from vproc.moments import FEATURES as MOMENT_FEATURES, STEP, moment_features, moment_times, segments
 from vproc.tracker import Flight
 from vproc.trees import Trees, fit
@@ -57,6 +58,19 @@ def test_the_shipped_model_loads_and_tells_a_high_arc_from_a_hop_on_the_spot():
     arc_p, hop_p = model.flights.probabilities(flight_features([_arc(0.0), _hop(5.0)], 640, 360, 30.0))
     assert 0.0 <= hop_p < arc_p <= 1.0
     assert 0.0 < model.threshold < 1.0 and model.merge >= 0.0
+
+
+def test_a_game_without_sound_is_judged_by_the_model_for_the_picture_alone():
+    model = RallyModel.load(MODEL_PATH)
+    assert model.silent is not None and model.silent.silent is None
+    assert model.for_sound(None) is model.silent
+    flights = [_arc(0.0), _arc(1.3), _arc(2.6), _hop(9.0)]
+    described = flight_features(flights, 640, 360, 30.0)
+    heard_chances, silent_chances = model.flight_chances(described), model.silent.flight_chances(described)
+    found = find_rallies(flights, 640, 360, frame_rate=30.0)
+    by_the_picture_model = find_rallies(flights, 640, 360, frame_rate=30.0, model=model.silent)
+    assert [(r.start, r.end) for r in found] == [(r.start, r.end) for r in by_the_picture_model]
+    assert not np.allclose(heard_chances, silent_chances)  # two models, not one stored twice
 
 
 def test_a_model_survives_a_round_trip_through_its_file(tmp_path):

@@ -13,13 +13,14 @@ import subprocess
 import sys
 
 import av
+import numpy as np
 import pytest
 
 from volley.evaluation import Score, score
 from volley.synth import GameSpec, render_game
 from vproc.analyse import analyse
 from vproc.audio import HIT
-from vproc.flightmodel import FEATURES as FLIGHT_FEATURES, flight_features
+from vproc.flightmodel import BLAST_FAR, FEATURES as FLIGHT_FEATURES, flight_features
 from vproc.model import RallyModel
 from vproc import train as training
 from vproc.train import evaluate, track_game, train
@@ -136,9 +137,27 @@ def test_it_hears_the_serve_contacts_of_a_generated_game_and_can_go_without(game
     assert all(strength >= HIT for strength in serves), serves
     loud, quiet = (flight_features(g.flights, g.width, g.height, g.frame_rate, g.sound) for g in (heard, silent))
     sound = [FLIGHT_FEATURES.index(name) for name in ("heard", "hit_at_start", "hit_at_end")]
-    picture = [i for i in range(len(FLIGHT_FEATURES)) if i not in sound]
+    blast = FLIGHT_FEATURES.index("since_blast")
+    picture = [i for i in range(len(FLIGHT_FEATURES)) if i not in sound and i != blast]
     assert (loud[:, picture] == quiet[:, picture]).all() and not quiet[:, sound].any()
     assert (loud[:, sound[0]] == 1).all()
+    # No whistle is heard in a silent game: "none within reach", as for a long pause.
+    assert (quiet[:, blast] == BLAST_FAR).all() and (loud[:, blast] < BLAST_FAR).any()
+
+
+def test_training_also_hears_each_game_without_a_referee_and_beside_another_court(games, monkeypatch):
+    game = track_game(games[0][0])
+    heard = game.sound
+    monkeypatch.setattr(training, "NO_REFEREE", 1.0)
+    no_referee = training.with_other_sounds(game, seed=1).sound
+    assert len(heard.blasts) >= 2 and len(no_referee.blasts) == 0
+    assert set(np.round(no_referee.contacts, 2)) <= set(np.round(heard.contacts, 2))
+    monkeypatch.setattr(training, "NO_REFEREE", 0.0)
+    beside = training.with_other_sounds(game, seed=1).sound
+    assert len(beside.blasts) > len(heard.blasts) and len(beside.contacts) > len(heard.contacts)
+    # Their contacts and whistles are added to ours, which stay as they were.
+    assert (beside.onset >= heard.onset).all() and (beside.whistle >= heard.whistle).all()
+    assert training.with_other_sounds(game, seed=1).flights is game.flights  # the picture is untouched
 
 
 @pytest.mark.slow

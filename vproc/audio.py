@@ -13,12 +13,18 @@ and keeps two numbers per 10 ms: the onset strength (how far the loudness jumps
 above the last 0.2 s, in log units, so the recording's gain does not matter) and
 the share of the energy in the whistle band. A three-hour game is about 9 MB of
 cues. A file without audio, or whose audio cannot be decoded, has no cues and the
-models work from the picture alone (they are trained for that too).
+model for the picture alone decides (`RallyModel.for_sound`).
+
+From the cues come events: whistle blasts (`AudioCues.blasts`) and contacts
+(`AudioCues.contacts`), and how far each moment is from the nearest one
+(`since_last`, `until_next`): the serve's whistle comes several seconds before the
+serve, and the serve's pop and the ball's landing mark a rally's edges.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import av
@@ -36,6 +42,11 @@ WHISTLE_BAND = (2500.0, 4000.0)
 BACKGROUND_HOPS = 20
 #: An onset this strong (log energy units) counts as a contact in the counts.
 HIT = 2.0
+#: A whistle blast: hops with at least this share of their energy in WHISTLE_BAND...
+WHISTLE_SHARE = 0.5
+#: ...for at least this long (s). A referee's blast lasts 0.3-1 s; a shoe's squeak or
+#: a cheer's edge is shorter.
+WHISTLE_LENGTH = 0.15
 #: A track whose loudest sample stays below this (about -70 dBFS) is muted: no cues.
 SILENT = 3e-4
 
@@ -56,12 +67,58 @@ class AudioCues:
         last = min(int(np.ceil((until - self.start) / HOP)), len(values))
         return float(values[first:last].max()) if last > first else 0.0
 
+    def strongest_in(self, cue: str, since: np.ndarray, width: float) -> np.ndarray:
+        """`strongest` for many windows of one width at once: the largest value of `cue`
+        in the hops from the one holding each of `since` on, over `width` seconds (0
+        outside the recording). One pass over the hops the windows span, not one per
+        window, and never over the whole game: rally finding asks about a minute at a time."""
+        values = getattr(self, cue)
+        n = int(np.ceil(width / HOP)) + 1
+        first = np.floor((np.asarray(since, float) - self.start) / HOP).astype(int)
+        if not len(first):
+            return np.zeros(0)
+        lo, hi = int(first.min()), int(first.max()) + n
+        spanned = np.zeros(hi - lo, values.dtype)
+        a, b = max(lo, 0), min(hi, len(values))
+        if b > a:
+            spanned[a - lo:b - lo] = values[a:b]
+        return np.lib.stride_tricks.sliding_window_view(spanned, n).max(axis=1)[first - lo].astype(float)
+
+    @cached_property
+    def blasts(self) -> np.ndarray:
+        """When each whistle blast starts (s): the referee allowing a serve or ending a point."""
+        starts, lengths = _runs(self.whistle >= WHISTLE_SHARE)
+        return self.start + starts[lengths * HOP >= WHISTLE_LENGTH - 1e-9] * HOP
+
+    @cached_property
+    def contacts(self) -> np.ndarray:
+        """When each contact starts (s): a run of contact-strong onsets that is not a
+        whistle's rise. One event per contact, however many hops its pop spans."""
+        starts, _ = _runs((self.onset >= HIT) & (self.whistle < WHISTLE_SHARE))
+        return self.start + starts * HOP
+
     def hits(self, since: np.ndarray, until: np.ndarray) -> np.ndarray:
-        """How many hops between each pair of times carry a contact-strong onset."""
-        counts = np.concatenate([[0], np.cumsum(self.onset >= HIT)])
-        first = np.clip(np.floor((np.asarray(since) - self.start) / HOP).astype(int), 0, len(self.onset))
-        last = np.clip(np.ceil((np.asarray(until) - self.start) / HOP).astype(int), 0, len(self.onset))
-        return (counts[last] - counts[np.maximum(first, 0)]).astype(float)
+        """How many contacts start between each pair of times."""
+        found = self.contacts
+        return (np.searchsorted(found, until) - np.searchsorted(found, since)).astype(float)
+
+
+def since_last(events: np.ndarray, t: np.ndarray, cap: float) -> np.ndarray:
+    """Seconds from the last of the sorted `events` at or before each of `t`, at most `cap`."""
+    padded = np.concatenate([[-np.inf], events])
+    return np.minimum(t - padded[np.searchsorted(padded, t, side="right") - 1], cap)
+
+
+def until_next(events: np.ndarray, t: np.ndarray, cap: float) -> np.ndarray:
+    """Seconds to the first of the sorted `events` at or after each of `t`, at most `cap`."""
+    padded = np.concatenate([events, [np.inf]])
+    return np.minimum(padded[np.searchsorted(padded, t, side="left")] - t, cap)
+
+
+def _runs(on: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first index and length of each run of True in `on`."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], on.astype(np.int8), [0]])))
+    return edges[::2], edges[1::2] - edges[::2]
 
 
 def listen(path: Path) -> AudioCues | None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vproc.audio import AudioCues
+from vproc.audio import AudioCues, since_last
 from vproc.tracker import Flight
 
 #: Flights this close in time (s) are a flight's neighbourhood: play keeps one ball
@@ -57,12 +57,16 @@ FEATURES = (
     "heard",  # 1 when the game has sound (vproc/audio.py), 0 when the picture is all there is
     "hit_at_start",  # the loudest onset as the flight starts: a ball hit pops, a ball thrown is quiet
     "hit_at_end",  # ...and as it ends (a touch, the floor, the net)
+    "since_blast",  # seconds since the last whistle blast (BLAST_FAR when none, or silent): serves follow one
 )
 #: Where a flight's contacts are listened for (s, relative to its start and end): the
 #: tracker picks a flight up a few frames after the contact, and sound reaches the
 #: camera up to ~0.1 s late.
 HIT_BEFORE_START, HIT_AFTER_START = 0.25, 0.05
 HIT_BEFORE_END, HIT_AFTER_END = 0.1, 0.3
+#: How far back (s) a whistle is looked for: the referee whistles for the serve, and
+#: the server has up to 8 s to serve after it.
+BLAST_FAR = 10.0
 
 
 def flight_features(
@@ -89,11 +93,12 @@ def flight_features(
 
 def _heard(flight: Flight, sound: AudioCues | None) -> list[float]:
     if sound is None:
-        return [0.0, 0.0, 0.0]
+        return [0.0, 0.0, 0.0, BLAST_FAR]
     return [
         1.0,
         sound.strongest("onset", flight.start - HIT_BEFORE_START, flight.start + HIT_AFTER_START),
         sound.strongest("onset", flight.end - HIT_BEFORE_END, flight.end + HIT_AFTER_END),
+        float(since_last(sound.blasts, np.array([flight.start]), BLAST_FAR)[0]),
     ]
 
 

@@ -2,8 +2,11 @@
 
 Two boosted-tree ensembles (`vproc/trees.py`) and the few numbers that turn
 their output into rallies, stored together in `rally_model.json` next to this
-file. `python -m vproc.train` writes it from generated games; nothing in it is
-set by hand.
+file. The file holds two such models: one for games with sound, and one for the
+picture alone (`silent`: a file without sound, a muted track, `--no-sound`), each
+trained on what it will see, since one set of trees for both let the sound
+features crowd out what the picture alone has to go on. `python -m vproc.train`
+writes it from generated games; nothing in it is set by hand.
 """
 
 from __future__ import annotations
@@ -32,6 +35,12 @@ class RallyModel:
     merge: float = 1.0
     #: ...and a rally has at least one moment this likely (hysteresis; 0 = off).
     peak: float = 0.0
+    #: The model for games without sound; None: this one serves both.
+    silent: "RallyModel | None" = None
+
+    def for_sound(self, sound: AudioCues | None) -> "RallyModel":
+        """The model for a game with these audio cues (None: the picture alone)."""
+        return self.silent if sound is None and self.silent is not None else self
 
     def flight_chances(self, described: np.ndarray) -> np.ndarray:
         """The chance that each flight (a row of `flightmodel.flight_features`) is the ball in play."""
@@ -55,18 +64,27 @@ class RallyModel:
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> "RallyModel":
-        data = json.loads(Path(path).read_text())
+        return cls.from_json(json.loads(Path(path).read_text()))
+
+    @classmethod
+    def from_json(cls, data: dict) -> "RallyModel":
         return cls(
             flights=Trees.from_json(data["flights"], flightmodel.FEATURES),
             moments=Trees.from_json(data["moments"], moments.FEATURES),
             threshold=float(data["threshold"]),
             merge=float(data["merge"]),
             peak=float(data.get("peak", 0.0)),
+            silent=cls.from_json(data["silent"]) if data.get("silent") else None,
         )
 
-    def save(self, path: Path = MODEL_PATH) -> None:
+    def to_json(self) -> dict:
         data = {"flights": self.flights.to_json(), "moments": self.moments.to_json(), "threshold": self.threshold, "merge": self.merge, "peak": self.peak}
-        Path(path).write_text(json.dumps(data, separators=(",", ":")) + "\n")
+        if self.silent is not None:
+            data["silent"] = self.silent.to_json()
+        return data
+
+    def save(self, path: Path = MODEL_PATH) -> None:
+        Path(path).write_text(json.dumps(self.to_json(), separators=(",", ":")) + "\n")
 
 
 _default: RallyModel | None = None

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vproc import flightmodel
-from vproc.audio import AudioCues
+from vproc.audio import AudioCues, since_last, until_next
 from vproc.tracker import Flight
 
 #: Seconds between moments: well under the 0.5 s boundary error a rally may have.
@@ -64,7 +64,11 @@ FEATURES = (
     "heard",  # 1 when the game has sound (vproc/audio.py)
     "whistle_before",  # the strongest whistle in the WHISTLE seconds before: a serve is allowed
     "whistle_after",  # ...and after: a point is over
-    *(f"hits_{w:g}" for w in _HIT_WINDOWS),  # contact-strong onsets within ± w s
+    *(f"hits_{w:g}" for w in _HIT_WINDOWS),  # contacts within ± w s
+    "since_blast",  # seconds since the last whistle blast (_FAR when none within it, or silent)...
+    "until_blast",  # ...and until the next: the serve's whistle comes 3-8 s before the serve
+    "since_hit",  # seconds since the last contact: the serve's pop starts a rally...
+    "until_hit",  # ...and the ball's landing ends it
 )
 
 
@@ -105,7 +109,7 @@ def moment_features(
     }
     by_start = np.argsort(start)
     latest_end = np.maximum.accumulate(end[by_start]) if len(flights) else end
-    rows = np.zeros((len(t), len(FEATURES)))
+    rows = np.zeros((len(t), len(FEATURES) - _HEARD))
     for first in range(0, len(t), _CHUNK):
         at = t[first:first + _CHUNK]
         # flights sorted by start; those that may reach [at[0] - CONTEXT, at[-1] + CONTEXT]
@@ -113,31 +117,36 @@ def moment_features(
         hi = int(np.searchsorted(start[by_start], at[-1] + CONTEXT, side="right"))
         near = by_start[lo:hi]
         rows[first:first + _CHUNK] = _rows(at, {k: v[near] for k, v in flight.items()})
-    rows[:, len(FEATURES) - _HEARD:] = _heard(t, sound)
-    return Moments(t, rows)
+    return Moments(t, np.hstack([rows, _heard(t, sound)]))
 
 
-#: The columns `_heard` fills, at the end of FEATURES.
-_HEARD = 3 + len(_HIT_WINDOWS)
+#: The sound columns, at the end of FEATURES (`_heard`).
+_HEARD = 7 + len(_HIT_WINDOWS)
 
 
 def _heard(t: np.ndarray, sound: AudioCues | None) -> np.ndarray:
-    """The sound columns of FEATURES for the moments `t` (zeros when there is no sound)."""
+    """The sound columns of FEATURES for the moments `t`: nothing heard, and no event
+    within _FAR, when there is no sound."""
     if sound is None:
-        return np.zeros((len(t), _HEARD))
+        return np.hstack([np.zeros((len(t), 3 + len(_HIT_WINDOWS))), np.full((len(t), 4), _FAR)])
     return np.stack(
         [
             np.ones(len(t)),
-            [sound.strongest("whistle", at - WHISTLE, at) for at in t],
-            [sound.strongest("whistle", at, at + WHISTLE) for at in t],
+            sound.strongest_in("whistle", t - WHISTLE, WHISTLE),
+            sound.strongest_in("whistle", t, WHISTLE),
             *(sound.hits(t - w, t + w) for w in _HIT_WINDOWS),
+            since_last(sound.blasts, t, _FAR),
+            until_next(sound.blasts, t, _FAR),
+            since_last(sound.contacts, t, _FAR),
+            until_next(sound.contacts, t, _FAR),
         ],
         axis=1,
     )
 
 
 def _rows(t: np.ndarray, flight: dict[str, np.ndarray]) -> np.ndarray:
-    """FEATURES for the moments `t` against the flights given column-wise."""
+    """The picture's FEATURES (all but the sound's) for the moments `t` against the
+    flights given column-wise."""
     s, e, p = flight["start"][None, :], flight["end"][None, :], flight["p"][None, :]
     at = t[:, None]
     likely = p >= _LIKELY[-1]
@@ -166,7 +175,6 @@ def _rows(t: np.ndarray, flight: dict[str, np.ndarray]) -> np.ndarray:
     for w in _SHAPE_WINDOWS:
         near = ((np.minimum(e, at + w) - np.maximum(s, at - w)) > 0) & likely
         columns.append(np.where(near, flight["together"][None, :], 0).max(axis=1, initial=0))
-    columns += [np.zeros(len(t))] * _HEARD  # filled by _heard over the whole game at once
     return np.stack(columns, axis=1).astype(float)
 
 

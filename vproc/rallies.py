@@ -41,7 +41,7 @@ def play_flights(
     sound: AudioCues | None = None,
 ) -> list[Flight]:
     """The flights the model takes for the ball in play, in time order."""
-    model = model or default_model()
+    model = (model or default_model()).for_sound(sound)
     likely = model.flight_chances(flight_features(flights, width, height, frame_rate, sound))
     return sorted((f for f, p in zip(flights, likely) if p >= STATS_CHANCE), key=lambda f: f.start)
 
@@ -63,7 +63,7 @@ def find_rallies(
     `width` and `height` are the analysis frame's, `frame_rate` the analysed frames
     per second; `source_scale` turns analysis pixels into source pixels for the stats;
     `sound` is the game's audio cues (`vproc.audio.listen`), None when it has none."""
-    model = model or default_model()
+    model = (model or default_model()).for_sound(sound)
     described = flight_features(flights, width, height, frame_rate, sound)
     likely = model.flight_chances(described)
     if until is None:

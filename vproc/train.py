@@ -4,7 +4,8 @@
 
 Renders games with `volley.synth` (several views, settings, sizes and frame rates;
 cached under --work so a rerun only retrains), finds the flights in each with the
-real detector and tracker, and fits the model's two steps:
+real detector and tracker, and fits two models, one for games with sound and one
+for the picture alone (every game taken as silent), each in two steps:
 
 1. the flight trees: a flight is "in play" when most of its points lie on the
    known ball;
@@ -23,7 +24,8 @@ from __future__ import annotations
 import argparse
 import pickle
 import sys
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -33,7 +35,7 @@ from volley import defaults
 from volley.evaluation import Score, score
 from volley.synth import GameSpec, Truth, render_game
 from vproc.analyse import analysed_rate
-from vproc.audio import AudioCues, listen
+from vproc.audio import HIT, HOP, WHISTLE_SHARE, AudioCues, listen
 from vproc.decode import FrameSource
 from vproc.detector import BallDetector, FrameBlobs
 from vproc.flightmodel import FEATURES as FLIGHT_FEATURES, flight_features
@@ -79,6 +81,14 @@ FOLDS = 4
 #: rally) from the serve on (`with_the_serve_missed`).
 MISSED_SERVE = (0.3, 1.0)
 MISSED_SHARE = 0.5
+#: `with_other_sounds`: the share of copies with no referee; the rest get a
+#: neighbouring court, whose rallies last (s) and pause (s) this long.
+NO_REFEREE = 0.5
+#: The share of the games with sound that the model for them also learns from with
+#: other sounds (`with_other_sounds`).
+OTHER_SOUNDS = 0.5
+NEIGHBOUR_RALLY = (1.0, 15.0)
+NEIGHBOUR_PAUSE = (10.0, 25.0)
 
 
 @dataclass
@@ -154,6 +164,43 @@ def with_the_serve_missed(path: Path, seed: int, cache: bool = False, heard: boo
     return _tracked(Detections(frames, seen.width, seen.height, seen.scale), truth, path.stem, sound)
 
 
+def with_other_sounds(game: Game, seed: int) -> Game:
+    """`game` with its sound changed the ways real recordings differ from generated
+    ones, one drawn per copy: no referee at all (no whistles), or a neighbouring court
+    whose contacts and whistles come and go with its own rallies. Trained on these too,
+    the model for games with sound leans on whistles and contacts only as far as they
+    hold: the generator's referee whistles nearly every serve in and every point over."""
+    rng, cues = np.random.default_rng(seed), game.sound
+    onset, whistle = cues.onset.copy(), cues.whistle.copy()
+    if rng.random() < NO_REFEREE:
+        blown = np.convolve(whistle >= WHISTLE_SHARE, np.ones(7), "same") > 0  # with its rise and fall
+        onset[blown], whistle[blown] = 0.0, float(np.median(whistle))
+    else:
+        at = rng.uniform(0.0, NEIGHBOUR_PAUSE[1])
+        while at < len(onset) * HOP:
+            length = rng.uniform(*NEIGHBOUR_RALLY)
+            _blast(onset, whistle, at - rng.uniform(3.0, 8.0), rng)
+            for hit in np.cumsum(rng.uniform(0.7, 2.0, size=int(length) + 1)) - 0.7 + at:
+                if hit < at + length:
+                    _pop(onset, hit, rng.uniform(HIT, 4.5))
+            _blast(onset, whistle, at + length + rng.uniform(0.3, 0.9), rng)
+            at += length + rng.uniform(*NEIGHBOUR_PAUSE)
+    return replace(game, sound=AudioCues(cues.start, onset, whistle))
+
+
+def _pop(onset: np.ndarray, at: float, strength: float) -> None:
+    i = int(at / HOP)
+    if 0 <= i < len(onset) - 3:
+        onset[i:i + 3] = np.maximum(onset[i:i + 3], strength * np.array([1.0, 0.8, 0.5]))
+
+
+def _blast(onset: np.ndarray, whistle: np.ndarray, at: float, rng: np.random.Generator) -> None:
+    i, n = int(at / HOP), int(rng.uniform(0.3, 0.9) / HOP)
+    if 0 <= i < len(whistle) - n:
+        whistle[i:i + n] = np.maximum(whistle[i:i + n], rng.uniform(0.55, 0.95))
+        _pop(onset, at, rng.uniform(2.0, 5.0))
+
+
 @lru_cache(maxsize=2)
 def _heard(path: Path) -> AudioCues | None:
     """A game's sound, listened to once for all the copies made of it."""
@@ -208,6 +255,23 @@ def _detections(path: Path, cache: bool) -> Detections:
 
 
 def train(games: list[Game], folds: int = FOLDS) -> RallyModel:
+    """The model for games with sound, fitted on the `games` that have it (and on a
+    share of them with other sounds), holding the model for the picture alone, fitted
+    on all of them as if silent (a game's picture is the same with or without its
+    sound). The two fits run side by side."""
+    heard = [g for g in games if g.sound is not None]
+    rng = np.random.default_rng(len(games))
+    heard += [with_other_sounds(g, seed=i) for i, g in enumerate(heard) if rng.random() < OTHER_SOUNDS]
+    silent = [replace(g, sound=None) for g in games]
+    if not heard:
+        return _fit(silent, folds, "the picture alone")
+    with ProcessPoolExecutor(max_workers=1) as pool:
+        picture = pool.submit(_fit, silent, folds, "the picture alone")
+        with_sound = _fit(heard, folds, "with sound")
+        return replace(with_sound, silent=picture.result())
+
+
+def _fit(games: list[Game], folds: int, label: str) -> RallyModel:
     """Fit both steps; pick the threshold, merge gap and peak that score best on held-out folds."""
     flight_rows = [flight_features(g.flights, g.width, g.height, g.frame_rate, g.sound) for g in games]
     flight_trees = fit(np.concatenate(flight_rows), np.concatenate([g.labels() for g in games]), FLIGHT_FEATURES)
@@ -233,7 +297,7 @@ def train(games: list[Game], folds: int = FOLDS) -> RallyModel:
                     total = total + score(found, game.truth.rallies)
                 if best_total is None or total.f1 > best_total.f1:
                     best, best_total = (threshold, merge, peak), total
-    print(f"held out (each game scored by models that never saw it): {best_total.summary()}", flush=True)
+    print(f"{label}, held out (each game scored by models that never saw it): {best_total.summary()}", flush=True)
     return RallyModel(flight_trees, moment_trees, threshold=best[0], merge=best[1], peak=best[2])
 
 
@@ -288,16 +352,12 @@ def main(argv: list[str] | None = None) -> None:
     paths = render(args.work, args.games, args.seed_base) + render(args.work, args.small_games, 600, SMALL_VARIANTS)
     for n, path in enumerate(paths):
         print(f"tracking {path.name}", flush=True)
+        # Each game as filmed and with some serves unseen; `train` also takes both as silent.
         games.append(track_game(path, cache=True))
-        games.append(with_the_serve_missed(path, seed=len(games), cache=True))
-        # ...and once as if silent, so the models also work from the picture alone
-        # (a file without sound, a muted track), seen in full or with its serves unseen.
-        if n % 2:
-            games.append(with_the_serve_missed(path, seed=len(games), cache=True, heard=False))
-        else:
-            games.append(track_game(path, cache=True, heard=False))
+        games.append(with_the_serve_missed(path, seed=n, cache=True))
     model = train(games)
-    print(f"threshold {model.threshold}, merge {model.merge} s, peak {model.peak}")
+    for label, chosen in (("with sound", model), ("the picture alone", model.for_sound(None))):
+        print(f"{label}: threshold {chosen.threshold}, merge {chosen.merge} s, peak {chosen.peak}")
     print(f"on the training games: {evaluate(model, games).summary()}")
     model.save(args.out)
     print(f"wrote {args.out}")
