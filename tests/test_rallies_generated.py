@@ -30,10 +30,12 @@ GAMES = [
     GameSpec(seed=22, width=640, height=360, fps=25.0, rallies=3, view="side", setting="indoor"),
     GameSpec(seed=23, width=640, height=360, fps=30.0, rallies=3, view="endline", setting="beach"),
 ]
-F1_FLOOR = 0.6
-#: The target is 0.5 s on bench/accuracy.py's games (36 rallies, 0.2-0.45 s today); on
-#: these three small games seven or so matched rallies decide the median.
-BOUNDARY_CEILING = 0.75
+#: A regression floor, not the target (0.95 on bench/accuracy.py's fresh games): on
+#: these nine rallies two misses and a false rally still pass.
+F1_FLOOR = 0.8
+#: The target, 0.5 s (0.03-0.1 s today on bench/accuracy.py's 36 rallies); here the
+#: nine or so matched rallies decide the median.
+BOUNDARY_CEILING = 0.5
 
 
 @pytest.fixture(scope="module")
