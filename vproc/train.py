@@ -81,12 +81,12 @@ FOLDS = 4
 #: rally) from the serve on (`with_the_serve_missed`).
 MISSED_SERVE = (0.3, 1.0)
 MISSED_SHARE = 0.5
-#: `with_other_sounds`: the share of copies with no referee; the rest get a
-#: neighbouring court, whose rallies last (s) and pause (s) this long.
-NO_REFEREE = 0.5
 #: The share of the games with sound that the model for them also learns from with
 #: other sounds (`with_other_sounds`).
 OTHER_SOUNDS = 0.5
+#: `with_other_sounds`: the share of copies with no referee; the rest get a
+#: neighbouring court, whose rallies last (s) and pause (s) this long.
+NO_REFEREE = 0.5
 NEIGHBOUR_RALLY = (1.0, 15.0)
 NEIGHBOUR_PAUSE = (10.0, 25.0)
 
@@ -149,7 +149,7 @@ def track_game(path: Path, cache: bool = False, heard: bool = True) -> Game:
     return _tracked(_detections(path, cache), Truth.load(path.with_suffix(".truth.json")), path.stem, sound)
 
 
-def with_the_serve_missed(path: Path, seed: int, cache: bool = False, heard: bool = True) -> Game:
+def with_the_serve_missed(path: Path, seed: int, cache: bool = False) -> Game:
     """The game of `track_game` with the ball's blobs removed for the first moments
     (MISSED_SERVE seconds) of MISSED_SHARE of its rallies. On real footage the serve is
     the flight most often lost: it crosses the whole court fast, over the players and
@@ -160,8 +160,8 @@ def with_the_serve_missed(path: Path, seed: int, cache: bool = False, heard: boo
     hidden = [(start, start + rng.uniform(*MISSED_SERVE)) for start, _ in truth.rallies if rng.random() < MISSED_SHARE]
     ball = np.asarray(truth.ball, float).reshape(-1, 3)
     frames = [_without_the_ball(found, ball, hidden, seen.scale) for found in seen.frames]
-    sound = _heard(path) if heard else None  # the serve is unseen, not unheard
-    return _tracked(Detections(frames, seen.width, seen.height, seen.scale), truth, path.stem, sound)
+    # the serve is unseen, not unheard
+    return _tracked(Detections(frames, seen.width, seen.height, seen.scale), truth, path.stem, _heard(path))
 
 
 def with_other_sounds(game: Game, seed: int) -> Game:
