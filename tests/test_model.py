@@ -1,11 +1,12 @@
 """The rally model: boosted trees fitted in numpy, saved as JSON, shipped trained;
-and the moment features and segments that turn flights into rallies."""
+the moment features and segments, and the candidate stretches that turn flights into rallies."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from vproc.candidates import CUTS, FEATURES as CANDIDATE_FEATURES, MERGES as CANDIDATE_MERGES, Candidate, choose, describe, propose
 from vproc.flightmodel import FEATURES as FLIGHT_FEATURES, flight_features
 from vproc.model import MODEL_PATH, RallyModel
 from vproc.rallies import find_rallies
@@ -57,7 +58,7 @@ def test_the_shipped_model_loads_and_tells_a_high_arc_from_a_hop_on_the_spot():
     model = RallyModel.load(MODEL_PATH)
     arc_p, hop_p = model.flights.probabilities(flight_features([_arc(0.0), _hop(5.0)], 640, 360, 30.0))
     assert 0.0 <= hop_p < arc_p <= 1.0
-    assert 0.0 < model.threshold < 1.0 and model.merge >= 0.0
+    assert 0.0 < model.accept < 1.0
 
 
 def test_a_game_without_sound_is_judged_by_the_model_for_the_picture_alone():
@@ -108,11 +109,35 @@ def test_segments_join_close_runs_and_drop_short_ones():
     assert segments(t, chance, threshold=0.5, merge=0.2, shortest=0.7) == [(1.0, 3.0), (3.4, 5.0)]
 
 
-def test_segments_keep_a_run_only_where_it_reaches_the_peak_chance():
-    t = moment_times(0.0, 10.0)
+def test_candidates_are_every_distinct_run_above_each_cut_and_the_faint_short_one_too():
+    t = moment_times(0.0, 20.0)
     chance = np.zeros(len(t))
-    chance[(t > 1.0) & (t < 3.0)] = 0.4  # the quiet start of a rally...
-    chance[(t > 2.0) & (t < 2.5)] = 0.9  # ...that is clearly play somewhere
-    chance[(t > 6.0) & (t < 8.0)] = 0.4  # an echo of play that never gets there
-    assert segments(t, chance, threshold=0.3, merge=1.0, shortest=0.7, peak=0.6) == [(1.0, 3.0)]
-    assert segments(t, chance, threshold=0.3, merge=1.0, shortest=0.7) == [(1.0, 3.0), (6.0, 8.0)]
+    chance[(t > 1.0) & (t < 6.0)] = 0.8  # a long rally...
+    chance[(t > 0.0) & (t < 1.0)] = 0.3  # ...with a quiet lead-in
+    chance[(t > 12.0) & (t < 13.0)] = 0.3  # a faint ace
+    found = [(c.start, c.end) for c in propose(t, chance, shortest=0.7)]
+    assert (1.0, 6.0) in found and (0.0, 6.0) in found and (12.0, 13.0) in found
+    assert len(found) == len(set(found))
+    assert all(c.cut in CUTS and c.merge in CANDIDATE_MERGES for c in propose(t, chance, shortest=0.7))
+
+
+def test_the_best_candidates_are_kept_without_overlapping_and_in_time_order():
+    proposed = [Candidate(0.0, 6.0, 0.15, 2.0), Candidate(1.0, 6.0, 0.55, 2.0), Candidate(12.0, 13.0, 0.25, 2.0)]
+    assert choose(proposed, np.array([0.4, 0.8, 0.6]), accept=0.5) == [(1.0, 6.0), (12.0, 13.0)]
+    assert choose(proposed, np.array([0.9, 0.8, 0.6]), accept=0.5) == [(0.0, 6.0), (12.0, 13.0)]
+    assert choose(proposed, np.array([0.4, 0.3, 0.2]), accept=0.5) == []
+
+
+def test_a_candidate_is_described_by_its_chances_its_flights_and_the_moments_at_its_edges():
+    flights = [_arc(10.0), _hop(20.0)]
+    described = flight_features(flights, 640, 360, 30.0)
+    likely = np.array([0.9, 0.1])
+    found = moment_features(flights, described, likely, moment_times(0.0, 30.0))
+    chance = np.where((found.t > 10.0) & (found.t < 11.2), 0.8, 0.05)
+    proposed = propose(found.t, chance, shortest=0.7)
+    rows = describe(proposed, found, chance, flights, likely)
+    assert rows.shape == (len(proposed), len(CANDIDATE_FEATURES)) == (1, len(CANDIDATE_FEATURES))
+    row = dict(zip(CANDIDATE_FEATURES, rows[0]))
+    assert row["duration"] == pytest.approx(1.2) and row["max_flight"] == pytest.approx(0.9)
+    assert row["likely_flights"] == 1 and row["before_chance"] == pytest.approx(0.05)
+    assert row["start_max_p_0.25"] == pytest.approx(0.9)

@@ -1,8 +1,8 @@
-"""vproc's learned rally model: which flights are play, then which moments are.
+"""vproc's learned rally model: which flights are play, which moments, then which stretches.
 
-Two boosted-tree ensembles (`vproc/trees.py`) and the few numbers that turn
-their output into rallies, stored together in `rally_model.json` next to this
-file. The file holds two such models: one for games with sound, and one for the
+Three boosted-tree ensembles (`vproc/trees.py`: flights, moments, candidate
+stretches) and the number that turns their output into rallies, stored together
+in `rally_model.json` next to this file. The file holds two such models: one for games with sound, and one for the
 picture alone (`silent`: a file without sound, a muted track, `--no-sound`), each
 trained on what it will see, since one set of trees for both let the sound
 features crowd out what the picture alone has to go on. `python -m vproc.train`
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vproc import flightmodel, moments
+from vproc import candidates, flightmodel, moments
 from vproc.audio import AudioCues
 from vproc.trees import Trees
 from vproc.tracker import Flight
@@ -29,12 +29,9 @@ MODEL_PATH = Path(__file__).with_name("rally_model.json")
 class RallyModel:
     flights: Trees  # over flightmodel.FEATURES: is this flight the ball in play?
     moments: Trees  # over moments.FEATURES: is the ball in play at this moment?
-    #: A moment is play when the moment trees give it at least this chance.
-    threshold: float = 0.5
-    #: Runs of play closer than this (s) are one rally.
-    merge: float = 1.0
-    #: ...and a rally has at least one moment this likely (hysteresis; 0 = off).
-    peak: float = 0.0
+    candidates: Trees  # over candidates.FEATURES: how well does this stretch match a rally?
+    #: A candidate stretch is a rally when its expected match is at least this.
+    accept: float = 0.5
     #: The model for games without sound; None: this one serves both.
     silent: "RallyModel | None" = None
 
@@ -60,7 +57,12 @@ class RallyModel:
         their rows of `flightmodel.flight_features`, their `flight_chances` and the
         game's audio cues."""
         found = moments.moment_features(flights, described, likely, moments.moment_times(start, end), sound)
-        return moments.segments(found.t, self.moments.probabilities(found.rows), self.threshold, self.merge, shortest, self.peak)
+        chance = self.moments.probabilities(found.rows)
+        proposed = candidates.propose(found.t, chance, shortest)
+        if not proposed:
+            return []
+        quality = self.candidates.probabilities(candidates.describe(proposed, found, chance, flights, likely))
+        return candidates.choose(proposed, quality, self.accept)
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> "RallyModel":
@@ -71,14 +73,18 @@ class RallyModel:
         return cls(
             flights=Trees.from_json(data["flights"], flightmodel.FEATURES),
             moments=Trees.from_json(data["moments"], moments.FEATURES),
-            threshold=float(data["threshold"]),
-            merge=float(data["merge"]),
-            peak=float(data.get("peak", 0.0)),
+            candidates=Trees.from_json(data["candidates"], candidates.FEATURES),
+            accept=float(data["accept"]),
             silent=cls.from_json(data["silent"]) if data.get("silent") else None,
         )
 
     def to_json(self) -> dict:
-        data = {"flights": self.flights.to_json(), "moments": self.moments.to_json(), "threshold": self.threshold, "merge": self.merge, "peak": self.peak}
+        data = {
+            "flights": self.flights.to_json(),
+            "moments": self.moments.to_json(),
+            "candidates": self.candidates.to_json(),
+            "accept": self.accept,
+        }
         if self.silent is not None:
             data["silent"] = self.silent.to_json()
         return data

@@ -12,7 +12,7 @@ frames to pick the serve up and loses the ball among legs before it lands) are
 learned the same way, so no hand-set correction is needed.
 
 `moment_features` makes one row of `FEATURES` per moment; `segments` turns the
-model's per-moment chances into intervals. No I/O, numpy only.
+model's per-moment chances into intervals (the candidates of `vproc/candidates.py`). No I/O, numpy only.
 """
 
 from __future__ import annotations
@@ -186,21 +186,17 @@ def _in_the_air_together(start: np.ndarray, end: np.ndarray, likely: np.ndarray)
     return np.where(likely, overlapping - 1, 0)
 
 
-def segments(
-    t: np.ndarray, chance: np.ndarray, threshold: float, merge: float, shortest: float, peak: float = 0.0
-) -> list[tuple[float, float]]:
+def segments(t: np.ndarray, chance: np.ndarray, threshold: float, merge: float, shortest: float) -> list[tuple[float, float]]:
     """Runs of moments at least `threshold` likely, as (start, end) seconds; runs
-    closer than `merge` seconds are joined, and those shorter than `shortest` or
-    never reaching `peak` dropped. A low threshold with a high peak (hysteresis)
-    keeps a rally's quiet edges without letting a faint echo of play count as one."""
+    closer than `merge` seconds are joined, and those shorter than `shortest` dropped."""
     chance = np.asarray(chance)
     on = np.concatenate([[False], chance >= threshold, [False]])
     edges = np.flatnonzero(np.diff(on.astype(int)))
     runs: list[list[float]] = []
     for first, after in zip(edges[::2], edges[1::2]):
-        start, end, top = float(t[first] - STEP / 2), float(t[after - 1] + STEP / 2), float(chance[first:after].max())
+        start, end = float(t[first] - STEP / 2), float(t[after - 1] + STEP / 2)
         if runs and start - runs[-1][1] < merge:
-            runs[-1][1], runs[-1][2] = end, max(runs[-1][2], top)
+            runs[-1][1] = end
         else:
-            runs.append([start, end, top])
-    return [(round(a, 3), round(b, 3)) for a, b, top in runs if b - a >= shortest and top >= peak]
+            runs.append([start, end])
+    return [(round(a, 3), round(b, 3)) for a, b in runs if b - a >= shortest]

@@ -1,14 +1,15 @@
 """Turn ball flights into rallies: serve contact to ball dead, with stats and a score.
 
 A rally is play: one ball flying under gravity again and again, with no long
-pause. Two learned steps (`vproc/model.py`) decide where play is:
+pause. Three learned steps (`vproc/model.py`) decide where play is:
 
 1. the flight model gives each flight the chance that it is the ball in play
    (heads, hands, bounces, balls thrown back and warm-up balls make the others);
 2. the moment model looks at those flights around every moment of the game and
-   says whether the ball is in play then; runs of such moments are the rallies,
-   starting at the serve contact and ending when the ball lands (the tracker's
-   lateness at both ends is part of what it learned).
+   says whether the ball is in play then;
+3. the candidate model picks, among the runs of such moments above several
+   thresholds, the stretches that are rallies: from the serve contact to the ball
+   landing (the tracker's lateness at both ends is part of what it learned).
 
 This module adds what users see of each rally: stats and a score for the best reel.
 """
@@ -19,7 +20,6 @@ import numpy as np
 
 from volley import defaults
 from volley.payloads import Rally
-from vproc import moments
 from vproc.audio import AudioCues
 from vproc.flightmodel import flight_features
 from vproc.model import RallyModel, default_model
@@ -70,13 +70,7 @@ def find_rallies(
         until = max((f.end for f in flights), default=since) + 1.0
     rallies = []
     for start, end in model.play(flights, described, likely, since, until, min_rally, sound):
-        near = [(f, p) for f, p in zip(flights, likely) if f.end > start and f.start < end]
-        if not any(p >= moments.LIKELY_FLOOR for _, p in near):
-            # Play is a ball in flight: a stretch without one flight that the moment model
-            # itself counts as likely is its echo of flights nearby (a warm-up, a ball
-            # thrown back), not a rally.
-            continue
-        inside = [f for f, p in near if p >= STATS_CHANCE]
+        inside = [f for f, p in zip(flights, likely) if f.end > start and f.start < end and p >= STATS_CHANCE]
         rallies.append(_rally(len(rallies) + 1, start, end, inside, height, source_scale))
     return rallies
 

@@ -5,16 +5,18 @@
 Renders games with `volley.synth` (several views, settings, sizes and frame rates;
 cached under --work so a rerun only retrains), finds the flights in each with the
 real detector and tracker, and fits two models, one for games with sound and one
-for the picture alone (every game taken as silent), each in two steps:
+for the picture alone (every game taken as silent), each in three steps:
 
 1. the flight trees: a flight is "in play" when most of its points lie on the
    known ball;
 2. the moment trees: a moment is "in play" when it lies inside a known rally. They
    learn from the flight trees' chances on games those trees did not see (k-fold),
-   since chances on their own training games are too confident to learn from.
+   since chances on their own training games are too confident to learn from;
+3. the candidate trees (`vproc/candidates.py`): how well each run of held-out moment
+   chances above a threshold matches a known rally (temporal IoU).
 
-The threshold, merge gap and peak that turn moments into rallies are picked on held-out
-folds too. Seeds from 500 up (small pictures from 600): the tests use seeds below
+The expected match from which a candidate is a rally is picked on held-out folds
+too. Seeds from 500 up (small pictures from 600): the tests use seeds below
 100 and bench/accuracy.py 1000 up, so neither scores the model on games it was
 trained on.
 """
@@ -32,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from volley import defaults
-from volley.evaluation import Score, score
+from volley.evaluation import Score, iou, score
 from volley.synth import GameSpec, Truth, render_game
 from vproc.analyse import analysed_rate
 from vproc.audio import HIT, HOP, WHISTLE_SHARE, AudioCues, listen
@@ -40,7 +42,8 @@ from vproc.decode import FrameSource
 from vproc.detector import BallDetector, FrameBlobs
 from vproc.flightmodel import FEATURES as FLIGHT_FEATURES, flight_features
 from vproc.model import MODEL_PATH, RallyModel
-from vproc.moments import FEATURES as MOMENT_FEATURES, moment_features, moment_times, segments
+from vproc import candidates
+from vproc.moments import FEATURES as MOMENT_FEATURES, moment_features, moment_times
 from vproc.trees import fit
 from vproc.probe import probe
 from vproc.rallies import find_rallies
@@ -66,15 +69,8 @@ SMALL_VARIANTS = (
 #: LABEL_RADIUS source pixels (per 360 analysis lines) of the true ball.
 LABEL_SHARE = 0.5
 LABEL_RADIUS = 5.0
-THRESHOLDS = (0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6)
-#: Runs of play this close (s) are one rally. Not below 2 s: generated games lose the ball
-#: for shorter gaps than real footage does (players hide it, the serve crosses the court
-#: fast), so a shorter gap picked on them splits real rallies (it split the KATS-BEDS rally
-#: in three), and one project found rally splitting stopped only at a 2-3 s gap tolerance.
-#: Two rallies are never this close: the server needs several seconds to get ready.
-MERGES = (2.0, 3.0)
-#: Peak chances a rally must reach somewhere (0 = any run above the threshold).
-PEAKS = (0.0, 0.6, 0.7, 0.8, 0.9)
+#: The expected matches (temporal IoU) from which a candidate stretch counts as a rally.
+ACCEPTS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
 #: Games are split into this many folds for the held-out chances.
 FOLDS = 4
 #: Each game is also trained on with the ball unseen for this long (s, drawn per
@@ -287,18 +283,31 @@ def _fit(games: list[Game], folds: int, label: str) -> RallyModel:
     moment_chances = _held_out(games, folds, lambda train: fit(
         np.concatenate([moment_rows[i].rows for i in train]), np.concatenate([moment_labels[i] for i in train]), MOMENT_FEATURES
     ).probabilities, [m.rows for m in moment_rows])
-    best, best_total = (0.5, 1.0, 0.0), None
-    for threshold in THRESHOLDS:
-        for merge in MERGES:
-            for peak in (p for p in PEAKS if p == 0.0 or p > threshold):
-                total = Score(0, 0, 0, (), ())
-                for game, m, chance in zip(games, moment_rows, moment_chances):
-                    found = segments(m.t, chance, threshold, merge, defaults.MIN_RALLY, peak)
-                    total = total + score(found, game.truth.rallies)
-                if best_total is None or total.f1 > best_total.f1:
-                    best, best_total = (threshold, merge, peak), total
+    proposed = [candidates.propose(m.t, c, defaults.MIN_RALLY) for m, c in zip(moment_rows, moment_chances)]
+    candidate_rows = [
+        candidates.describe(p, m, c, g.flights, f)
+        for p, m, c, g, f in zip(proposed, moment_rows, moment_chances, games, held_out)
+    ]
+    matched = [_match(p, g.truth.rallies) for p, g in zip(proposed, games)]
+    candidate_trees = fit(np.concatenate(candidate_rows), np.concatenate(matched), candidates.FEATURES)
+    quality = _held_out(games, folds, lambda train: fit(
+        np.concatenate([candidate_rows[i] for i in train]), np.concatenate([matched[i] for i in train]), candidates.FEATURES
+    ).probabilities, candidate_rows)
+    best, best_total = ACCEPTS[0], None
+    for accept in ACCEPTS:
+        total = Score(0, 0, 0, (), ())
+        for game, p, q in zip(games, proposed, quality):
+            total = total + score(candidates.choose(p, q, accept), game.truth.rallies)
+        if best_total is None or total.f1 > best_total.f1:
+            best, best_total = accept, total
     print(f"{label}, held out (each game scored by models that never saw it): {best_total.summary()}", flush=True)
-    return RallyModel(flight_trees, moment_trees, threshold=best[0], merge=best[1], peak=best[2])
+    return RallyModel(flight_trees, moment_trees, candidate_trees, accept=best)
+
+
+def _match(proposed: list[candidates.Candidate], truth: list[tuple[float, float]]) -> np.ndarray:
+    """How well each candidate matches its closest true rally (temporal IoU): what the
+    candidate trees learn to expect."""
+    return np.array([max((iou((c.start, c.end), r) for r in truth), default=0.0) for c in proposed])
 
 
 def _held_out(games: list[Game], folds: int, fitted, rows: list[np.ndarray]) -> list[np.ndarray]:
@@ -357,7 +366,7 @@ def main(argv: list[str] | None = None) -> None:
         games.append(with_the_serve_missed(path, seed=n, cache=True))
     model = train(games)
     for label, chosen in (("with sound", model), ("the picture alone", model.for_sound(None))):
-        print(f"{label}: threshold {chosen.threshold}, merge {chosen.merge} s, peak {chosen.peak}")
+        print(f"{label}: a candidate stretch is a rally from an expected match of {chosen.accept}")
     print(f"on the training games: {evaluate(model, games).summary()}")
     model.save(args.out)
     print(f"wrote {args.out}")
