@@ -83,7 +83,8 @@ def describe(
     likely = np.asarray(likely, float)
     rows = np.zeros((len(candidates), len(FEATURES)))
     for i, c in enumerate(candidates):
-        first, after = int(np.searchsorted(t, c.start)), max(int(np.searchsorted(t, c.end)), int(np.searchsorted(t, c.start)) + 1)
+        first = int(np.searchsorted(t, c.start))
+        after = max(int(np.searchsorted(t, c.end)), first + 1)
         inside = chance[first:after]
         before = chance[(t >= c.start - AROUND) & (t < c.start)]
         behind = chance[(t > c.end) & (t <= c.end + AROUND)]

@@ -2,8 +2,8 @@
 
 Three boosted-tree ensembles (`vproc/trees.py`: flights, moments, candidate
 stretches) and the number that turns their output into rallies, stored together
-in `rally_model.json` next to this file. The file holds two such models: one for games with sound, and one for the
-picture alone (`silent`: a file without sound, a muted track, `--no-sound`), each
+in `rally_model.json` next to this file. The file holds two such models: one for
+games with sound, and one for the picture alone (`silent`: a file without sound, a muted track, `--no-sound`), each
 trained on what it will see, since one set of trees for both let the sound
 features crowd out what the picture alone has to go on. `python -m vproc.train`
 writes it from generated games; nothing in it is set by hand.

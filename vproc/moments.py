@@ -12,7 +12,8 @@ frames to pick the serve up and loses the ball among legs before it lands) are
 learned the same way, so no hand-set correction is needed.
 
 `moment_features` makes one row of `FEATURES` per moment; `segments` turns the
-model's per-moment chances into intervals (the candidates of `vproc/candidates.py`). No I/O, numpy only.
+model's per-moment chances into intervals (the candidates of `vproc/candidates.py`).
+No I/O, numpy only.
 """
 
 from __future__ import annotations
