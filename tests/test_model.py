@@ -121,6 +121,15 @@ def test_candidates_are_every_distinct_run_above_each_cut_and_the_faint_short_on
     assert all(c.cut in CUTS and c.merge in CANDIDATE_MERGES for c in propose(t, chance, shortest=0.7))
 
 
+def test_a_short_rally_right_after_the_serve_prep_is_a_candidate_of_its_own():
+    t = moment_times(0.0, 20.0)
+    chance = np.zeros(len(t))
+    chance[(t > 10.0) & (t < 10.5)] = 0.8  # the server's bounce, too short to be a rally
+    chance[(t > 11.5) & (t < 12.5)] = 0.8  # an ace a second later
+    found = [(c.start, c.end) for c in propose(t, chance, shortest=0.7)]
+    assert (11.5, 12.5) in found and (10.0, 12.5) in found
+
+
 def test_the_best_candidates_are_kept_without_overlapping_and_in_time_order():
     proposed = [Candidate(0.0, 6.0, 0.15, 2.0), Candidate(1.0, 6.0, 0.55, 2.0), Candidate(12.0, 13.0, 0.25, 2.0)]
     assert choose(proposed, np.array([0.4, 0.8, 0.6]), accept=0.5) == [(1.0, 6.0), (12.0, 13.0)]

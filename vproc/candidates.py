@@ -24,13 +24,17 @@ from vproc.tracker import Flight
 
 #: Thresholds on the moment chances whose runs are candidates.
 CUTS = (0.15, 0.25, 0.35, 0.45, 0.55, 0.7)
-#: Runs of play this close (s) are joined into one candidate. Not below 2 s: generated
-#: games lose the ball for shorter gaps than real footage does (players hide it, the
-#: serve crosses the court fast), so a shorter gap learned on them splits real rallies
-#: (it split the KATS-BEDS rally in three), and one project found rally splitting stopped
-#: only at a 2-3 s gap tolerance. Two rallies are never this close: the server needs
-#: several seconds to get ready.
-MERGES = (2.0, 3.0)
+#: Runs of play this close (s) are joined into one candidate; 0 keeps every run as it
+#: is. The unjoined runs are there for the short rallies (an ace, a serve into the net):
+#: joined over 2 s they melt into the serve-prep bounces or the ball thrown back (on
+#: held-out training games, 14 of the 49 rallies left without any candidate, nearly all
+#: short ones, had an unjoined run matching them). The joined ones serve long rallies:
+#: generated games lose the ball for shorter gaps than real footage does (players hide
+#: it, the serve crosses the court fast), so a shorter gap learned on them alone split
+#: real rallies (it split the KATS-BEDS rally in three), and one project found rally
+#: splitting stopped only at a 2-3 s gap tolerance. Two rallies are never 2 s apart: the
+#: server needs several seconds to get ready.
+MERGES = (0.0, 2.0, 3.0)
 #: Seconds before and after a candidate whose chances tell an edge from a dip.
 AROUND = 1.0
 #: Flights at least this likely are counted in a candidate's `likely_flights`.
