@@ -32,6 +32,10 @@ DUPLICATE_DIFFERENCE = 0.15
 #: players) are ignored: a ball passes a place in a frame or two, so its activity stays low.
 ACTIVITY_RATE = 0.02
 MAX_ACTIVITY = 0.2
+#: ...judged only once the map holds this many frames. Over fewer it is no average:
+#: a ball hanging at the top of its arc for a few frames, or crossing the picture in
+#: the first frames of a clip, would count as a place that always moves.
+ACTIVITY_FRAMES = 50
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class BallDetector:
         self._frames: list[tuple[float, np.ndarray]] = []
         self._reference_mean: float | None = None
         self._activity: np.ndarray | None = None
+        self._seen = 0  # frames in the activity map
 
     def process_frame(self, t: float, image: np.ndarray) -> FrameBlobs | None:
         """Candidates of the previous frame; None when there is no frame to report yet
@@ -99,7 +104,9 @@ class BallDetector:
         _, mask = cv2.threshold(moved, max(MIN_THRESHOLD, 3.0 * noise + 6), 255, cv2.THRESH_BINARY)
         if cv2.countNonZero(mask) > MAX_MOVING_SHARE * mask.size:
             return []
-        activity = self._update_activity(mask)
+        # Judged against the motion before this frame, then this frame's added.
+        activity = self._activity if self._seen >= ACTIVITY_FRAMES else None
+        self._remember_motion(mask)
         # Grown by a few pixels, the fragments of a moving player (limbs, edges, a
         # head) join into one big shape and are dropped by size; a ball in the air
         # stays on its own.
@@ -120,19 +127,17 @@ class BallDetector:
             if m["m00"] <= 0:
                 continue
             cx, cy = m["m10"] / m["m00"], m["m01"] / m["m00"]
-            if activity[int(cy), int(cx)] <= MAX_ACTIVITY * 255:
+            if activity is None or activity[int(cy), int(cx)] <= MAX_ACTIVITY * 255:
                 blobs.append(Blob(t, float(cx), float(cy), float(min(w[i], h[i]))))
         return blobs
 
-    def _update_activity(self, mask: np.ndarray) -> np.ndarray:
+    def _remember_motion(self, mask: np.ndarray) -> None:
+        """Add a frame's motion to the activity map (255 = always moving): a plain
+        running mean over the first frames, an exponential one after."""
         if self._activity is None:
             self._activity = np.zeros(mask.shape, np.float32)
-            self._seen = 0
         self._seen += 1
-        # A plain running mean over the first frames, so the map is useful from the start.
-        rate = max(ACTIVITY_RATE, 1.0 / self._seen)
-        cv2.accumulateWeighted(mask, self._activity, rate)  # in grey levels: 255 = always moving
-        return self._activity
+        cv2.accumulateWeighted(mask, self._activity, max(ACTIVITY_RATE, 1.0 / self._seen))
 
 
 _GROW = np.ones((7, 7), np.uint8)
