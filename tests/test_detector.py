@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from vproc.detector import ACTIVITY_FRAMES, BallDetector
+from vproc.detector import LINGER, BallDetector
 
 WIDTH, HEIGHT = 640, 360
 FPS = 25.0
@@ -55,8 +55,11 @@ def test_it_finds_a_spinning_ball_hanging_at_the_top_of_its_arc_in_a_clip_s_firs
 
 
 def test_it_ignores_a_light_that_blinks_all_the_time_but_not_a_ball_passing_it():
+    # A place that moves in every frame is ignored once it has moved in more than
+    # LINGER frames; the detector reports each frame two frames late.
+    learned = LINGER + 1 + 2
     detector = BallDetector()
-    frames = ACTIVITY_FRAMES + 40
+    frames = learned + 70
     ball_from = frames - 30
     blinker_seen_late, ball_hits = 0, 0
     for i in range(frames):
@@ -65,7 +68,7 @@ def test_it_ignores_a_light_that_blinks_all_the_time_but_not_a_ball_passing_it()
         if found is None:
             continue
         frame = round(found.t * FPS)
-        if frame >= ACTIVITY_FRAMES + 2:
+        if frame >= learned:
             blinker_seen_late += _near(found.blobs, 503.5, 63.5)
         if frame >= ball_from:
             ball_hits += _near(found.blobs, 100.0 + 12 * (frame - ball_from), 120.0)

@@ -30,12 +30,13 @@ MAX_MOVING_SHARE = 0.25
 DUPLICATE_DIFFERENCE = 0.15
 #: Places that move most of the time (crowd, LED boards, a neighbouring court's
 #: players) are ignored: a ball passes a place in a frame or two, so its activity stays low.
+#: The map is a plain mean over the first frames, an exponential one after.
 ACTIVITY_RATE = 0.02
 MAX_ACTIVITY = 0.2
-#: ...judged only once the map holds this many frames. Over fewer it is no average:
-#: a ball hanging at the top of its arc for a few frames, or crossing the picture in
-#: the first frames of a clip, would count as a place that always moves.
-ACTIVITY_FRAMES = 50
+#: ...and a place is ignored only once it has moved in more frames than this: a ball
+#: hanging at the top of its arc stays in one place for a few frames, which early in a
+#: clip (a serve in its first second) is a large share of the frames seen.
+LINGER = 6
 
 
 @dataclass(frozen=True)
@@ -104,44 +105,42 @@ class BallDetector:
         _, mask = cv2.threshold(moved, max(MIN_THRESHOLD, 3.0 * noise + 6), 255, cv2.THRESH_BINARY)
         if cv2.countNonZero(mask) > MAX_MOVING_SHARE * mask.size:
             return []
-        # Judged against the motion before this frame, then this frame's added.
-        activity = self._activity if self._seen >= ACTIVITY_FRAMES else None
-        self._remember_motion(mask)
-        # Grown by a few pixels, the fragments of a moving player (limbs, edges, a
-        # head) join into one big shape and are dropped by size; a ball in the air
-        # stays on its own.
-        mask = cv2.dilate(mask, _GROW)
-        # Outer contours, not connected-component labelling: six times cheaper, and
-        # the shapes' boxes and areas are all the filter needs.
-        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        if not contours:
-            return []
-        shapes = np.array([(*cv2.boundingRect(c), _pixel_area(c)) for c in contours], dtype=np.float64)
-        grow = _GROW.shape[0] - 1
-        x, y, w, h, area = shapes.T
-        w, h = w - grow, h - grow  # the blob before it was grown
-        keep = _ball_shaped(w, h, area)
-        blobs = []
-        for i in np.flatnonzero(keep):
-            m = cv2.moments(contours[i])
-            if m["m00"] <= 0:
-                continue
-            cx, cy = m["m10"] / m["m00"], m["m01"] / m["m00"]
-            if activity is None or activity[int(cy), int(cx)] <= MAX_ACTIVITY * 255:
-                blobs.append(Blob(t, float(cx), float(cy), float(min(w[i], h[i]))))
-        return blobs
-
-    def _remember_motion(self, mask: np.ndarray) -> None:
-        """Add a frame's motion to the activity map (255 = always moving): a plain
-        running mean over the first frames, an exponential one after."""
         if self._activity is None:
             self._activity = np.zeros(mask.shape, np.float32)
+        # Each shape judged by the motion before this frame (a ball is new to its
+        # place), then this frame's motion added to the map.
+        activity, limit = self._activity, 255 * max(MAX_ACTIVITY, LINGER / max(self._seen, 1))
+        blobs = [Blob(t, x, y, size) for x, y, size in _ball_shapes(mask) if activity[int(y), int(x)] <= limit]
         self._seen += 1
-        cv2.accumulateWeighted(mask, self._activity, max(ACTIVITY_RATE, 1.0 / self._seen))
+        cv2.accumulateWeighted(mask, activity, max(ACTIVITY_RATE, 1.0 / self._seen))  # 255 = always moving
+        return blobs
 
 
 _GROW = np.ones((7, 7), np.uint8)
 
+
+def _ball_shapes(mask: np.ndarray) -> list[tuple[float, float, float]]:
+    """(x, y, diameter) of the shapes in a motion mask that could be a ball."""
+    # Grown by a few pixels, the fragments of a moving player (limbs, edges, a
+    # head) join into one big shape and are dropped by size; a ball in the air
+    # stays on its own.
+    mask = cv2.dilate(mask, _GROW)
+    # Outer contours, not connected-component labelling: six times cheaper, and
+    # the shapes' boxes and areas are all the filter needs.
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return []
+    shapes = np.array([(*cv2.boundingRect(c), _pixel_area(c)) for c in contours], dtype=np.float64)
+    grow = _GROW.shape[0] - 1
+    x, y, w, h, area = shapes.T
+    w, h = w - grow, h - grow  # the blob before it was grown
+    keep = _ball_shaped(w, h, area)
+    found = []
+    for i in np.flatnonzero(keep):
+        m = cv2.moments(contours[i])
+        if m["m00"] > 0:
+            found.append((m["m10"] / m["m00"], m["m01"] / m["m00"], float(min(w[i], h[i]))))
+    return found
 
 
 def _is_duplicate(previous: np.ndarray, image: np.ndarray) -> bool:
