@@ -102,9 +102,8 @@ def _parabola_at(points: list[Blob], t: float) -> tuple[float, float]:
     # | s3 s2 s1 | |b| = |v1|,  the value at s = 0 is c.
     # | s2 s1 s0 | |c|   |v0|
     det = s4 * (s2 * s0 - s1 * s1) - s3 * (s3 * s0 - s1 * s2) + s2 * (s3 * s1 - s2 * s2)
-    last = points[-1]
-    if abs(det) < 1e-18:
-        return last.x, last.y
+    if abs(det) < 1e-18:  # fewer than three distinct times
+        return points[-1].x, points[-1].y
 
     def at_zero(v0: float, v1: float, v2: float) -> float:
         return (s4 * (s2 * v0 - s1 * v1) - s3 * (s3 * v0 - s1 * v2) + s2 * (s3 * v1 - s2 * v2)) / det
@@ -374,7 +373,7 @@ def _ballistic_pieces(points: list[Blob], depth: int = 0) -> list[list[Blob]]:
 
 
 def _median_size(points: list[Blob]) -> float:
-    """The pieces' typical blob size. `statistics.median`, equal to numpy's on a list:
+    """A piece's typical blob size. `statistics.median`, equal to numpy's on a list:
     a numpy call costs more than the sort of a few dozen floats, ~10^5 times a game."""
     return float(median(p.size for p in points))
 
