@@ -100,3 +100,23 @@ def test_one_badly_centred_blob_does_not_throw_the_track_off_the_ball_among_a_cr
     ball[top + 6, 1] += 4.0  # falling again, a few pixels a frame
     flights = _track(_frames(t + 2.0, ball, clutter=20, seed=4))
     assert _covering(flights, 2.0, 2.0 + t[-1]) >= 0.95, [(f.start, f.end) for f in flights]
+
+
+def test_the_quick_join_test_never_rejects_a_join_that_the_full_fit_accepts():
+    # Stitching first bounds a join's error by a fit through the few points around
+    # the join alone; that must never exceed the fit through all the joined points,
+    # or pieces of one flight would stay apart. Random pieces, near and far apart.
+    from vproc.tracker import CUBIC_POINTS, Flight, _join_gap_error, _path_errors
+
+    rng = np.random.default_rng(7)
+    for _ in range(400):
+        n_a, n_b = rng.integers(4, 12, size=2)
+        t = np.cumsum(rng.uniform(0.02, 0.08, n_a + n_b)) + 100.0
+        t[n_a:] += rng.uniform(0.0, 0.3)  # the gap where the ball was lost
+        xy = np.stack([300 + 200 * t - 100 * t[0], 100 + 50 * (t - t[0]) ** 2], axis=1)
+        xy += rng.normal(0, rng.choice([0.3, 3.0, 30.0]), xy.shape)
+        a = Flight(t[:n_a], xy[:n_a, 0], xy[:n_a, 1], 5.0)
+        b = Flight(t[n_a:], xy[n_a:, 0], xy[n_a:, 1], 5.0)
+        degree = 3 if n_a + n_b >= CUBIC_POINTS else 2
+        full = float(np.sum(_path_errors(t - t[0], xy)))
+        assert _join_gap_error(a, b, degree) <= full * (1 + 1e-9) + 1e-9

@@ -11,6 +11,7 @@ old flight loses the ball and a new one starts there. A closed track becomes a
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from functools import cached_property
 from statistics import median
@@ -185,10 +186,9 @@ class BallTracker:
         self.height = frame_height
         self.tracks: list[Track] = []
         self.flights: list[Flight] = []
-        self.pieces: list[Flight] = []  # parabolic pieces of closed tracks, stitched in finish()
-        self._recent: list[tuple[float, np.ndarray, list[Blob]]] = []  # unclaimed blobs of the last two frames
+        self.stitcher = Stitcher(self._is_flight)  # pieces of closed tracks, joined into flights
+        self._recent: list[tuple[float, np.ndarray, list[Blob]]] = []  # unclaimed blobs of the last few frames
         self.frame_times: list[float] = []  # every frame seen, to place the ball where it was missed
-        self._fits: dict = {}  # joins tried by the last settled() (see _stitched)
 
     def update(self, found: FrameBlobs | None) -> None:
         """Take one frame's candidates; None (a skipped duplicate frame) is no evidence."""
@@ -204,19 +204,26 @@ class BallTracker:
         for track in self.tracks:
             self._keep_if_flight(track)
         self.tracks = []
-        self.flights = [f for f in _stitched(self.pieces) if self._is_flight(f)]
-        self.pieces = []
+        self.stitcher.stitch(until=float("inf"))
+        self.flights = self.stitcher.flights(since=float("-inf"), before=float("inf"))
+        self.stitcher = Stitcher(self._is_flight)
         return self.flights
 
     def settled(self, since: float) -> tuple[list[Flight], float]:
-        """The flights from `since` on that later frames can no longer change, and the
-        time up to which that holds (before the oldest live track began, and far
-        enough back that no piece still to come could be stitched on)."""
+        """The flights ending from `since` on that later frames can no longer change,
+        and the time up to which that holds (before the oldest live track began, and
+        far enough back that no piece still to come could be stitched on)."""
         now = self.frame_times[-1] if self.frame_times else 0.0
         horizon = min([now - MAX_MISS - STITCH_GAP] + [track.points[0].t for track in self.tracks])
-        recent = [piece for piece in self.pieces if piece.end >= since]
-        flights = [f for f in _stitched(recent, self._fits) if f.end < horizon and self._is_flight(f)]
-        return flights, horizon
+        self.stitcher.stitch(until=self._known_until())
+        return self.stitcher.flights(since=since, before=horizon), horizon
+
+    def _known_until(self) -> float:
+        """Every piece that will ever start before this time is known: pieces still to
+        come belong to live tracks or to tracks seeded from the frames still in
+        `_recent` or later."""
+        starts = [track.points[0].t for track in self.tracks] + [t for t, _, _ in self._recent[:1]]
+        return min(starts, default=self.frame_times[-1] if self.frame_times else 0.0)
 
     def _is_flight(self, flight: Flight) -> bool:
         return (
@@ -293,7 +300,7 @@ class BallTracker:
 
     def _keep_if_flight(self, track: Track) -> None:
         for points in _ballistic_pieces(track.points):
-            self.pieces.append(
+            self.stitcher.add(
                 Flight(
                     t=np.array([p.t for p in points]),
                     x=np.array([p.x for p in points]),
@@ -303,36 +310,56 @@ class BallTracker:
             )
 
 
-def _stitched(pieces: list[Flight], fits: dict | None = None) -> list[Flight]:
-    """Join pieces of one flight that the tracker lost for a moment (the ball behind
+class Stitcher:
+    """Joins pieces of one flight that the tracker lost for a moment (the ball behind
     a player or the net, or too slow at the top of its arc to stand out): a later
-    piece that starts soon after and lies on the same parabola continues it.
-    `fits`, when given, remembers which joins fitted (by the pieces' identities) from
-    one call to the next: early rally finding stitches overlapping windows of the same
-    settled pieces every few seconds of video."""
-    pieces = sorted(pieces, key=lambda f: f.start)
-    used = [False] * len(pieces)
-    flights, seen = [], {}
-    for i, flight in enumerate(pieces):
-        if used[i]:
-            continue
-        chain = (id(flight),)
-        for j in range(i + 1, len(pieces)):
-            other = pieces[j]
+    piece that starts soon after and lies on the same path continues it.
+
+    Pieces are taken in start order; each chain is closed once no piece still to come
+    could join it, so every join is tried once in a game however often early rally
+    finding asks for the flights so far. `keep` says which stitched flights are kept."""
+
+    def __init__(self, keep):
+        self.keep = keep
+        self._pending: list[Flight] = []  # pieces not in a closed chain yet, by start
+        self._done: list[Flight] = []  # kept flights, by start
+        self._starts: list[float] = []  # ...their starts, to find them by time
+        self._longest = 0.0  # the longest kept flight (s)
+
+    def add(self, piece: Flight) -> None:
+        # After the pieces with the same start: the order a sort of all of them gives.
+        self._pending.insert(bisect_right(self._pending, piece.start, key=lambda f: f.start), piece)
+
+    def stitch(self, until: float) -> None:
+        """Close every chain that no piece starting at `until` or later could join
+        (all pieces starting before `until` must have been added)."""
+        while self._pending:
+            flight, used = self._chain()
+            if flight.end + STITCH_GAP >= until:
+                return  # a piece still to come could continue it: tried again next time
+            for i in sorted(used, reverse=True):
+                del self._pending[i]
+            if self.keep(flight):
+                self._done.append(flight)
+                self._starts.append(flight.start)
+                self._longest = max(self._longest, flight.duration)
+
+    def _chain(self) -> tuple[Flight, set[int]]:
+        """The first pending piece joined with every later one that continues it."""
+        flight, used = self._pending[0], {0}
+        for j in range(1, len(self._pending)):
+            other = self._pending[j]
             if other.start > flight.end + STITCH_GAP:
                 break
-            if used[j] or other.start <= flight.end:
-                continue
-            key = (chain, id(other))
-            fit = fits.get(key) if fits is not None else None
-            seen[key] = fit = _join_fits(flight, other) if fit is None else fit
-            if fit:
-                flight, used[j], chain = _join(flight, other), True, chain + (id(other),)
-        flights.append(flight)
-    if fits is not None:  # keep what the next, overlapping window can use
-        fits.clear()
-        fits.update(seen)
-    return flights
+            if other.start > flight.end and _join_fits(flight, other):
+                flight = _join(flight, other)
+                used.add(j)
+        return flight, used
+
+    def flights(self, since: float, before: float) -> list[Flight]:
+        """The kept flights that end in [since, before)."""
+        first = bisect_left(self._starts, since - self._longest)
+        return [f for f in self._done[first:] if since <= f.end < before]
 
 
 def _join(a: Flight, b: Flight) -> Flight:
@@ -345,13 +372,45 @@ def _join(a: Flight, b: Flight) -> Flight:
 
 
 def _join_fits(a: Flight, b: Flight) -> bool:
-    """Whether `b` continues `a` on one parabola. Tried for every nearby pair of pieces,
-    so it fits the joined points without building the joined flight."""
+    """Whether `b` continues `a` on one ballistic path (`_path_errors`). Tried for every
+    nearby pair of pieces, so it fits the joined points without building the joined
+    flight, after a cheap test that rejects most pairs exactly (`_join_gap_error`)."""
+    n = len(a.t) + len(b.t)
+    size = (a.size * len(a.t) + b.size * len(b.t)) / n
+    allowed = n * (MAX_RESIDUAL + 0.1 * size) ** 2  # the joined fit's largest sum of squares
+    if _join_gap_error(a, b, 3 if n >= CUBIC_POINTS else 2) > allowed * (1 + 1e-9):
+        return False
     t = np.concatenate([a.t, b.t])
-    xy = np.empty((len(t), 2))
+    xy = np.empty((n, 2))
     xy[: len(a.t), 0], xy[: len(a.t), 1], xy[len(a.t) :, 0], xy[len(a.t) :, 1] = a.x, a.y, b.x, b.y
-    size = (a.size * len(a.t) + b.size * len(b.t)) / len(t)
-    return float(np.sqrt(np.mean(_path_errors(t - t[0], xy)))) <= MAX_RESIDUAL + 0.1 * size
+    return float(np.sum(_path_errors(t - t[0], xy))) <= allowed
+
+
+def _join_gap_error(a: Flight, b: Flight, degree: int) -> float:
+    """The least sum of squared errors of any path of `degree` through the points on
+    either side of the join: a[-degree:] and b[:2], degree + 2 points in all. No path
+    through all the joined points fits better, since those are among them: a lower
+    bound on the joined fit's error that costs a few microseconds, not a fit.
+
+    With one point more than coefficients, the residuals of the fit are a multiple of
+    the one vector w that every polynomial of that degree is orthogonal to, the
+    divided-difference weights w_i = 1 / prod(t_i - t_k, k != i), so the error is
+    (w.x)^2 / |w|^2, and the same for y."""
+    t = [*a.t[-degree:].tolist(), *b.t[:2].tolist()]
+    x = [*a.x[-degree:].tolist(), *b.x[:2].tolist()]
+    y = [*a.y[-degree:].tolist(), *b.y[:2].tolist()]
+    origin = t[0]
+    t = [ti - origin for ti in t]
+    w = []
+    for i, ti in enumerate(t):
+        product = 1.0
+        for k, tk in enumerate(t):
+            if k != i:
+                product *= ti - tk
+        w.append(1.0 / product)
+    wx = sum(wi * xi for wi, xi in zip(w, x))
+    wy = sum(wi * yi for wi, yi in zip(w, y))
+    return (wx * wx + wy * wy) / sum(wi * wi for wi in w)
 
 
 def _ballistic_pieces(points: list[Blob], depth: int = 0) -> list[list[Blob]]:
