@@ -40,10 +40,16 @@ def encode_part(source: Path, facts: Facts, part: Part, out: Path, *, sps_id: in
             chain += ",bwdif=mode=send_frame"  # after trim: it halves the time base
         chain += f",scale=-2:'2*trunc(min(ih,{defaults.WEB_MAX_HEIGHT})/2)'"
         codec = ["-pix_fmt", "yuv420p", "-profile:v", "high"]
+        quality = ["-preset", defaults.X264_PRESET, "-crf", str(defaults.X264_CRF)]
     else:  # match the copied packets so the joined stream is one consistent H.264 stream
         codec = ["-pix_fmt", facts.pix_fmt, "-profile:v", X264_PROFILES[facts.profile]]
+        quality = ["-preset", defaults.CUT_X264_PRESET, "-crf", str(defaults.CUT_X264_CRF)]
+        # The same reorder delay as the copied packets (ultrafast has no B-frames): an
+        # MP4 track's length is counted in decode times, and a part without the delay
+        # shortened the joined track by two frames against its audio.
+        quality += ["-bf", "3" if facts.b_frames else "0"]
     args += ["-vf", chain, "-fps_mode", "passthrough", "-enc_time_base", "-1"]
-    args += ["-c:v", "libx264", "-preset", defaults.X264_PRESET, "-crf", str(defaults.X264_CRF), *codec]
+    args += ["-c:v", "libx264", *quality, *codec]
     args += ["-x264-params", f"sps-id={sps_id}", "-f", "mpegts", str(out)]
     run_ffmpeg(args)
 

@@ -48,6 +48,7 @@ class Facts:
     nal_prefix: int  # 0 = Annex B packets, else the NAL length-prefix size
     param_ids: frozenset[int]  # SPS/PPS ids the source's header uses
     rotation: int = 0  # display-matrix angle, counterclockwise degrees (as ffprobe shows it)
+    b_frames: bool = False  # frames are stored out of display order (a reorder delay)
 
     @property
     def smart_cuttable(self) -> bool:
@@ -137,6 +138,7 @@ def _facts(container, stream) -> Facts:
         nal_prefix=nal.length_size(extradata),
         param_ids=frozenset(nal.parameter_set_ids(nal.extradata_nals(extradata))),
         rotation=_rotation(container, stream),
+        b_frames=bool(ctx.has_b_frames),
     )
 
 
