@@ -6,7 +6,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from clipper import media as probe_media
-from clipper.clips import write_clip, write_poster
+from clipper.clips import write_clip
+from clipper.posters import write_poster
 from clipper.files import remove_leftovers
 from clipper.reels import write_reel
 from volley import defaults
@@ -55,7 +56,10 @@ def _rally_outputs(segment: Segment, rally: Rally | None, out_dir: Path):
     write_clip(segment.path, probe_media.probe(segment.path), clip)
     media = probe_media.probe(clip)
     poster = out_dir / "posters" / f"{segment.name}.jpg"
-    write_poster(clip, _poster_time(segment, rally, media), poster)
+    at = _poster_time(segment, rally, media)
+    earliest = rally.start - segment.start if rally else 0.0
+    key = _keyframe_near(probe_media.keyframe_times(clip), at, earliest)
+    write_poster(clip, at if key is None else key, poster, keyframe=key is not None)
     return segment, clip, poster, media
 
 
@@ -67,6 +71,14 @@ def _poster_time(segment: Segment, rally: Rally | None, media: probe_media.Media
     else:
         at = rally.start + defaults.POSTER_AT * rally.duration - segment.start
     return min(max(0.0, at), max(0.0, media.duration - 0.1))
+
+
+def _keyframe_near(keyframes: list[float], at: float, earliest: float) -> float | None:
+    """The last keyframe at or before `at`, if it is within POSTER_SNAP of it and well
+    after `earliest` (the serve: the poster shows the rally, not the frame it starts
+    on); None when there is none such."""
+    before = [k for k in keyframes if earliest + 0.1 < k <= at + 1e-6]
+    return before[-1] if before and at - before[-1] <= defaults.POSTER_SNAP else None
 
 
 def _best(made: list, by_index: dict[int, Rally], count: int) -> list:

@@ -1,4 +1,4 @@
-"""One rally's web outputs: its clip (a faststart MP4) and its poster (a JPEG)."""
+"""One rally's web clip: a faststart MP4 a browser plays (its poster: clipper.posters)."""
 
 from __future__ import annotations
 
@@ -29,17 +29,4 @@ def write_clip(segment: Path, media: Media, clip: Path) -> None:
         run_ffmpeg(
             ["-i", str(segment), "-map", "0:v:0", "-map", "0:a:0?", *codecs,
              "-movflags", "+faststart", "-f", "mp4", str(tmp)]
-        )
-
-
-def write_poster(clip: Path, at: float, poster: Path) -> None:
-    """Save the frame at `at` seconds into the clip, upright (ffmpeg applies the
-    rotation), with square pixels, at most POSTER_MAX_WIDTH wide."""
-    scale = (
-        f"scale=w='min({defaults.POSTER_MAX_WIDTH},iw*sar)':h='2*trunc(ow/dar/2)',setsar=1"
-    )
-    with replacing(poster) as tmp:
-        run_ffmpeg(
-            ["-ss", f"{max(0.0, at):.6f}", "-i", str(clip), "-map", "0:v:0", "-frames:v", "1",
-             "-vf", scale, "-q:v", str(defaults.POSTER_QUALITY), "-f", "image2", "-update", "1", str(tmp)]
         )

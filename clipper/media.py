@@ -91,3 +91,16 @@ def _rotation(container, stream) -> int:
     except (av.FFmpegError, StopIteration):
         return 0
     return round(getattr(frame, "rotation", 0) or 0) % 360
+
+
+def keyframe_times(path: Path) -> list[float]:
+    """The times (s, as ffmpeg's -ss counts them: from the file's start) of the video's
+    keyframes. Reads packet headers only."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        start = (container.start_time or 0) / 1e6
+        return sorted(
+            float(packet.pts * stream.time_base) - start
+            for packet in container.demux(stream)
+            if packet.is_keyframe and packet.pts is not None
+        )

@@ -87,6 +87,25 @@ def test_each_poster_shows_a_frame_from_within_its_rally(games, built):
         assert game.frame_at(rally.start) < shown < game.frame_at(rally.end)
 
 
+def test_a_poster_is_the_keyframe_shortly_before_a_third_of_the_rally_or_else_that_very_frame(games, built):
+    # The source has a keyframe every 2 s (50 frames). A third into rally 3
+    # (13.5-16.0 s) is 14.33 s: the keyframe at 14.0 s is in the rally and less than
+    # POSTER_SNAP before, so it is the poster (decoding one frame); rally 1's third
+    # (3.13 s) has only the keyframe at 2.0 s before it, before the serve: the first
+    # frame from that time on.
+    _, rallies, outputs, _ = built
+    game = games["bframes"]
+    def first_from(t: float) -> int:
+        return next(n for n, at in enumerate(game.times) if at >= t - 1e-6)
+
+    expected = {1: first_from(2.3 + 2.5 / 3), 3: 350, 4: 450, 5: first_from(23.0 + 2.5 / 3)}
+    shown = {
+        index: read_number(next(av.open(str(outputs.posters[index])).decode(video=0)).to_ndarray(format="gray"))
+        for index in expected
+    }
+    assert shown == expected
+
+
 def test_the_digest_holds_every_clip_in_game_order_and_lasts_as_long_as_they_do(built):
     _, rallies, outputs, out_dir = built
     assert outputs.digest == out_dir / "digest.mp4"
