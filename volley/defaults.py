@@ -33,7 +33,7 @@ POSTER_MAX_WIDTH = 640
 #: a third in, the serve is over and the rally is on.
 POSTER_AT = 1 / 3
 #: ...or the keyframe up to this many seconds before that frame, when there is one
-#: within the rally: decoding that frame alone makes a poster three times faster than
+#: within the rally: decoding that frame alone makes a poster two to four times faster than
 #: decoding the group of pictures up to the exact frame.
 POSTER_SNAP = 1.0
 #: What browsers decode: H.264 in these profiles and pixel formats is smart-cut and
