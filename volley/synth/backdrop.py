@@ -11,6 +11,7 @@ import numpy as np
 
 from volley.synth.camera import Camera
 from volley.synth.venue import Venue
+from volley.synth.spec import BEHIND_AN_END
 
 SS = 2  # samples per pixel along each axis
 F32 = np.float32
@@ -293,6 +294,8 @@ class Backdrop:
         xb, yb = v.half_w + 3.0, v.half_l + 4.5
         if v.extras.get("view") == "side":
             return [(0, xb, yb), (1, yb, xb), (1, -yb, xb)]
+        if v.extras.get("view") == "corner":  # the camera stands beyond a side line
+            return [(1, yb, xb)]
         return [(0, xb, yb), (0, -xb, yb), (1, yb, xb)]
 
     # --- shaders: p (N, 3) hit points, d (N, 3) rays, g footprints ------------
@@ -365,7 +368,7 @@ class Backdrop:
 
     def _sea_mask(self, p):
         """The sea lies beyond the far end (endline view) or the far side (side view)."""
-        return p[:, 1] > 45.0 if self.v.extras.get("view") == "endline" else p[:, 0] > 45.0
+        return p[:, 1] > 45.0 if self.v.extras.get("view") in BEHIND_AN_END else p[:, 0] > 45.0
 
     def _ceiling(self, p, d, g, cam):
         v = self.v

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from volley.synth.spec import BEHIND_AN_END
+
 UP = np.array([0.0, 0.0, 1.0])
 
 
@@ -85,34 +87,45 @@ def aim(pos: np.ndarray, look: np.ndarray, keep: np.ndarray, width: int, height:
     return rot, max(f, f_min)
 
 
+#: Where people put the tripod (metres): how far behind the end line (or off the side
+#: line), how high, and how far off the court's middle. Real recordings range from a
+#: phone on a bench 3 m behind the line to a balcony 15 m away and 8 m up.
+BEHIND = (3.0, 6.0, 15.0)  # triangular: low, mode, high
+HIGH = (1.5, 8.0)
+#: The zoom a camera is set to, against the tightest framing that keeps the whole
+#: court: wider most of the time, tighter (the near corners cut off) now and then.
+WIDER = (0.7, 1.0)
+TIGHTER = (1.0, 1.25)
+TIGHTER_SHARE = 0.25
+
+
 def place_camera(view: str, half_w: float, half_l: float, net_top: float, width: int, height: int,
                  rng: np.random.Generator, margin_px: float) -> tuple[Camera, dict]:
-    """A camera for `view`, its principal point at the centre of a width x height picture."""
-    roll = math.radians(rng.uniform(-0.8, 0.8))
-    if view == "endline":
-        back = float(np.clip(rng.triangular(2.0, 4.5, 8.0), 2.0, 8.0))
-        high = rng.uniform(2.5, 5.0)
-        side = rng.uniform(-1.2, 1.2)
-        pos = np.array([side, -(half_l + back), high])
-        look = np.array([0.0, 0.0, 1.0])
-        keep = [(sx * half_w, sy * half_l, 0.0) for sx in (-1, 1) for sy in (-1, 1)]
+    """A camera for `view`, its principal point at the centre of a width x height picture.
+
+    "endline": behind an end line, near the middle; "corner": behind an end line, off
+    to one side up to a few metres beyond the side line; "side": off a side line."""
+    roll = math.radians(rng.uniform(-1.0, 1.0))
+    back = float(rng.triangular(*BEHIND))
+    high = rng.uniform(*HIGH)
+    look = np.array([0.0, rng.uniform(-1.5, 1.5), rng.uniform(0.0, 1.5)])
+    keep = [(sx * half_w, sy * half_l, 0.0) for sx in (-1, 1) for sy in (-1, 1)]
+    if view in BEHIND_AN_END:
+        across = rng.uniform(-1.5, 1.5) if view == "endline" else rng.choice([-1, 1]) * rng.uniform(half_w, half_w + 5.0)
+        pos = np.array([across, -(half_l + back), high])
         keep += [(sx * half_w, half_l + 2.0, z) for sx in (-1, 1) for z in (0.0, 4.0)]
         keep += [(sx * (half_w + 1.0), 0.0, net_top + 1.5) for sx in (-1, 1)]
-        keep += [(sx * half_w * 0.6, -half_l, 2.6) for sx in (-1, 1)]
         max_hfov = 96.0
     else:
-        back = float(np.clip(rng.triangular(4.0, 8.0, 14.0), 4.0, 14.0))
-        high = rng.uniform(3.0, 6.5)
-        along = rng.uniform(-2.5, 2.5)
+        along = rng.uniform(-6.0, 6.0)
         pos = np.array([-(half_w + back), along, high])
-        look = np.array([0.0, 0.0, 1.0])
-        keep = [(sx * half_w, sy * half_l, 0.0) for sx in (-1, 1) for sy in (-1, 1)]
         keep += [(half_w, sy * (half_l + 1.5), z) for sy in (-1, 1) for z in (0.0, 3.5)]
         keep += [(0.0, 0.0, net_top + 2.5)]
         max_hfov = 100.0
-    keep_arr = np.array(keep, dtype=np.float64)
-    rot, f = aim(pos, look, keep_arr, width, height, margin_px, roll, max_hfov)
+    rot, f = aim(pos, look, np.array(keep, dtype=np.float64), width, height, margin_px, roll, max_hfov)
+    f *= rng.uniform(*TIGHTER) if rng.random() < TIGHTER_SHARE else rng.uniform(*WIDER)
     cam = Camera(pos, rot, f, width / 2.0 + rng.uniform(-3, 3), height / 2.0 + rng.uniform(-3, 3))
     info = {"view": view, "distance": round(back, 2), "height": round(high, 2),
+            "across": round(float(pos[0] if view != "side" else pos[1]), 2),
             "hfov": round(math.degrees(2 * math.atan(width / 2 / f)), 1)}
     return cam, info

@@ -9,6 +9,7 @@ import numpy as np
 
 from volley.synth.motion import Ball, Held, Person, Roll, Still, arc_time
 from volley.synth.venue import BALL_R, HAIRS, SKINS
+from volley.synth.spec import BEHIND_AN_END
 
 
 def _clip_half(plan, team_side: int, x: float, y: float) -> tuple[float, float]:
@@ -196,7 +197,7 @@ def _plain_look(rng, shirt=None) -> dict:
 def add_bystanders(plan) -> None:
     rng, v = plan.rng, plan.v
     # the first referee, up on his stand by a post
-    ref_side = float(rng.choice([-1, 1])) if v.extras.get("view") == "endline" else 1.0  # not in front of a side camera
+    ref_side = float(rng.choice([-1, 1])) if v.extras.get("view") in BEHIND_AN_END else 1.0  # not in front of a side camera
     ref = _bystander(plan, -1, 1.8, _plain_look(rng, (30, 30, 30)), ref_side * (v.post_x + 0.55), 0.0, 1.2)
     ref.home_facing = (-ref_side, 0.0)
     ref.watch = plan._watch
@@ -206,7 +207,7 @@ def add_bystanders(plan) -> None:
         plan.crowd = []
         return
     # substitutes on the bench
-    bench_x = -float(v.stands) * (v.half_w + 2.0) if v.extras.get("view") == "endline" else (v.half_w + 1.8)
+    bench_x = -float(v.stands) * (v.half_w + 2.0) if v.extras.get("view") in BEHIND_AN_END else (v.half_w + 1.8)
     for team in (0, 1):
         s = -1 if team == 0 else 1
         for i in range(int(rng.integers(2, 5)) if v.indoor else 0):

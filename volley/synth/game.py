@@ -13,6 +13,7 @@ import numpy as np
 from volley.synth.motion import Ball, Flight, Held, Person, Roll, Still, aim, arc_time, contact_offset
 from volley.synth.rally import SERVE_END, RallyPlay, side
 from volley.synth.venue import BALL_R, G, HAIRS, SKINS, Venue
+from volley.synth.spec import BEHIND_AN_END
 
 
 class Plan(RallyPlay):
@@ -340,7 +341,7 @@ class Plan(RallyPlay):
         # where the server will serve from
         jump = rng.random() < (0.35 if v.indoor else 0.2)
         back_room = v.hall_y - v.half_l - 0.8
-        if v.extras.get("view") == "endline" and s == -1:
+        if v.extras.get("view") in BEHIND_AN_END and s == -1:
             back_room = min(back_room, max(0.5, self.cam_info["distance"] - 1.6))
         dback = min(rng.uniform(3.0, 5.0) if jump else rng.uniform(0.6, 3.0), back_room)
         if dback < 2.5:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
+from dataclasses import asdict
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable
@@ -20,6 +23,9 @@ from volley.synth.motion import Person
 from volley.synth.spec import GameSpec, Truth
 from volley.synth.venue import BALL_R, make_venue
 
+#: Bumped whenever a change to the generator changes what a spec renders to (`rendered`).
+GENERATOR_VERSION = 3
+
 LUMA_GRAIN = 2.2  # film grain, std of luma noise (8-bit levels): ~5 Mbit/s at 1080p50
 CHROMA_GRAIN = 1.0
 
@@ -31,6 +37,18 @@ def render_game(path: Path, spec: GameSpec, progress: Callable[[float], None] | 
     truth = scene.encode(path, progress)
     truth.save(path.with_suffix(".truth.json"))
     return truth
+
+
+def rendered(spec: GameSpec, folder: Path) -> tuple[Path, Truth]:
+    """The game of `spec` and its truth, rendered once into `folder` and named by the
+    spec (and this renderer's version), so a changed generator never reuses an old file."""
+    name = hashlib.sha1(json.dumps([GENERATOR_VERSION, asdict(spec)], sort_keys=True).encode()).hexdigest()[:12]
+    path = Path(folder) / f"game-{spec.seed}-{name}.mp4"
+    truth_path = path.with_suffix(".truth.json")
+    if not truth_path.exists():  # render_game writes the truth last: a killed render leaves none
+        path.parent.mkdir(parents=True, exist_ok=True)
+        render_game(path, spec)
+    return path, Truth.load(truth_path)
 
 
 class Scene:
@@ -126,6 +144,17 @@ class Scene:
                 ox = int(np.clip(ox + mag * math.cos(ang), -limit, limit))
                 oy = int(np.clip(oy + mag * math.sin(ang), -limit, limit))
                 self.bumps.append((float(t), ox, oy))
+        # the camera's own motion: a steady tripod, a wobbly one, or a phone held or leant
+        # somewhere (sway of a few pixels at a second or so, and a slow drift)
+        self.wobble: list[tuple[float, float, float, float]] = []  # (amplitude x, amplitude y, Hz, phase)
+        kind = rng.choice(["steady", "wobbly", "loose"], p=[0.45, 0.35, 0.2])
+        if spec.distractors and kind != "steady":
+            reach = (0.5, 2.5) if kind == "wobbly" else (2.0, 6.0)
+            size = max(0.5, spec.width / 1280.0)
+            for hz in (rng.uniform(0.2, 0.6), rng.uniform(0.8, 2.5)):
+                self.wobble.append((rng.uniform(*reach) * size, rng.uniform(*reach) * size, hz, rng.uniform(0, 6.3)))
+            if kind == "loose":
+                self.wobble.append((rng.uniform(3, 10) * size, rng.uniform(2, 6) * size, 1.0 / dur, rng.uniform(0, 6.3)))
         # light: mains flicker beating against the frame rate, a few dips; clouds outdoors
         mains = 100.0 + rng.uniform(-0.3, 0.3)
         beat = abs(mains - round(mains / spec.fps) * spec.fps) + rng.uniform(0.05, 0.4)
@@ -144,6 +173,15 @@ class Scene:
         self.grain_scale = min(1.0, min(spec.width, spec.height) / 1080.0)
 
     def shift_at(self, t: float) -> tuple[int, int]:
+        """Where the picture has moved to at `t` (pixels): the tripod's bumps and the
+        camera's wobble, never beyond the canvas's margin."""
+        bx, by = self._bumped(t)
+        wx = sum(ax * math.sin(2 * math.pi * hz * t + ph) for ax, _, hz, ph in self.wobble)
+        wy = sum(ay * math.sin(2 * math.pi * hz * t + 1.3 * ph) for _, ay, hz, ph in self.wobble)
+        limit = self.margin - 1
+        return int(np.clip(round(bx + wx), -limit, limit)), int(np.clip(round(by + wy), -limit, limit))
+
+    def _bumped(self, t: float) -> tuple[int, int]:
         ox = oy = 0
         for tb, bx, by in self.bumps:
             if t >= tb:

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-VIEWS = ("endline", "side")
+VIEWS = ("endline", "corner", "side")
+#: The views whose camera stands behind an end line (the venue is laid out alike).
+BEHIND_AN_END = ("endline", "corner")
 SETTINGS = ("indoor", "beach")
 ROTATIONS = (0, 90, 180, 270)
 
@@ -21,9 +23,9 @@ class GameSpec:
     height: int = 720  # display height (after rotation), even
     fps: float = 30.0
     rallies: int = 6  # number of rallies
-    view: str = "endline"  # "endline": camera behind an end line; "side": beside a side line
+    view: str = "endline"  # "endline": behind an end line; "corner": behind it, off to one side; "side": off a side line
     setting: str = "indoor"  # "indoor" (9x18 m, hall) or "beach" (8x16 m, sand and sky)
-    #: Warm-up balls, spectators and bench, light flicker, tripod bumps, a neighbouring court.
+    #: Warm-up balls, spectators and bench, light flicker, tripod bumps and camera wobble, a neighbouring court.
     distractors: bool = True
     audio: bool = True  # AAC track: room noise and a thump at each ball touch
     vfr: bool = False  # drop ~15% of the frames at random; the others keep exact PTS

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from volley.synth.spec import BEHIND_AN_END
+
 BALL_R = 0.105  # volleyball radius, metres
 NET_TOP = 2.43
 G = 9.81
@@ -78,25 +80,25 @@ def make_venue(setting: str, view: str, distractors: bool, cam_back: float, rng:
         kind = "sand"
         net_half, post_x = 4.25, 4.8
         restitution, keep, decel = rng.uniform(0.18, 0.3), 0.45, rng.uniform(3.0, 5.0)
-    stands = int(rng.choice([-1, 1])) if view == "endline" else 1
+    stands = int(rng.choice([-1, 1])) if view in BEHIND_AN_END else 1
     neighbour = None
     gap = rng.uniform(3.0, 5.0)
     if distractors:
-        if view == "endline":
+        if view in BEHIND_AN_END:
             neighbour = (-stands * (2 * hw + gap), 0.0)
         else:
             neighbour = (0.0, float(rng.choice([-1, 1])) * (2 * hl + gap + 1.0))
     side_room = rng.uniform(4.0, 6.5)
     xs = [-(hw + side_room), hw + side_room]
     stand_depth = 6.0
-    if view == "endline":
+    if view in BEHIND_AN_END:
         xs[(stands + 1) // 2] = stands * (hw + 3.5 + stand_depth)
         if neighbour is not None:
             xs[(1 - stands) // 2] = neighbour[0] + np.sign(neighbour[0]) * (hw + rng.uniform(2.5, 4.0))
     else:
         xs[1] = hw + 3.5 + stand_depth
         xs[0] = -(hw + cam_back + rng.uniform(1.5, 4.0))
-    hall_y = hl + max(cam_back + rng.uniform(1.5, 3.0), 6.5) if view == "endline" else hl + rng.uniform(5.5, 8.0)
+    hall_y = hl + max(cam_back + rng.uniform(1.5, 3.0), 6.5) if view in BEHIND_AN_END else hl + rng.uniform(5.5, 8.0)
     if neighbour is not None and view == "side":
         hall_y = abs(neighbour[1]) + hl + rng.uniform(3.0, 5.0)
     if setting == "beach":
