@@ -26,6 +26,9 @@ from volley.synth.venue import BALL_R, make_venue
 #: Bumped whenever a change to the generator changes what a spec renders to (`rendered`).
 GENERATOR_VERSION = 3
 
+#: A ball this big or this blurred (pixels) is at the lens: OpenCV cannot draw it.
+UNDRAWABLE = 1e5
+
 LUMA_GRAIN = 2.2  # film grain, std of luma noise (8-bit levels): ~5 Mbit/s at 1080p50
 CHROMA_GRAIN = 1.0
 
@@ -301,6 +304,8 @@ class Scene:
             r = painter.cam.f * BALL_R / d
             seg = b.seg_at(t)
             blur = (u[2][0] - u[1][0], u[2][1] - u[1][1])
+            if max(r, abs(blur[0]), abs(blur[1])) > UNDRAWABLE:
+                return  # the ball brushing the lens (or behind it during the exposure): not drawable
             painter.ball(u[0], r, b.colours, (seg.spin if seg else 0.0) * t, blur)
 
     def _shadows(self, painter, people, joints, shadow_pts, balls, sun) -> None:
