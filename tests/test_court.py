@@ -11,7 +11,6 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
-import pytest
 
 from tests.conftest import realdata
 from vproc.court import MIN_SCORE, find_court
