@@ -2,10 +2,7 @@
 
 Method: a three-frame difference marks what moved at the middle frame and not
 where it was or will be (no ghost); a flicker-compensating normalisation keeps
-light changes from lighting up the whole picture; the camera's own small motion
-(a wobbly tripod, a phone touched) is measured by phase correlation and the
-neighbouring frames are shifted onto the middle one before differencing, since
-a picture shifted by a pixel lights up every edge in it; connected components of the
+light changes from lighting up the whole picture; connected components of the
 motion mask are kept when their size and shape could be a ball. Players are far
 bigger than the ball and are dropped by size; heads, hands and spectators are
 not, and are left to the tracker, which keeps only smooth ballistic paths.
@@ -31,21 +28,6 @@ MAX_MOVING_SHARE = 0.25
 #: A frame this close to the previous one (mean grey difference) is a duplicate
 #: (frame-rate conversion, a phone's VFR padding): it carries no motion and is skipped.
 DUPLICATE_DIFFERENCE = 0.15
-#: The camera is taken to have moved when a frame is this far from the reference
-#: (analysis pixels); only then are the frames aligned.
-STEADY = 0.3
-#: A phase correlation this weak found no one shift of the whole picture (a cut, a
-#: flash, a scene all on the move): the camera is then taken to have stayed put.
-MIN_RESPONSE = 0.3
-#: ...and the shift it found is believed when it removes this much of the difference
-#: between the frames at least (share left over).
-EXPLAINED = 0.7
-#: Frames between renewals of the reference the camera's motion is measured against.
-REANCHOR = 15
-#: How far off (pixels) an alignment may be: a sharp edge's difference that such an
-#: error could make is not taken for motion while the camera moves.
-ALIGNMENT_ERROR = 0.5
-
 #: Places that move most of the time (crowd, LED boards, a neighbouring court's
 #: players) are ignored: a ball passes a place in a frame or two, so its activity stays low.
 #: The map is a plain mean over the first frames, an exponential one after.
@@ -80,11 +62,10 @@ class BallDetector:
     frame two frames back (the differencing needs two frames of look-ahead)."""
 
     def __init__(self) -> None:
-        self._frames: list[tuple[float, np.ndarray, tuple[float, float]]] = []
+        self._frames: list[tuple[float, np.ndarray]] = []
         self._reference_mean: float | None = None
         self._activity: np.ndarray | None = None
         self._seen = 0  # frames in the activity map
-        self._camera = CameraMotion()
 
     def process_frame(self, t: float, image: np.ndarray) -> FrameBlobs | None:
         """Candidates of the previous frame; None when there is no frame to report yet
@@ -92,14 +73,13 @@ class BallDetector:
         image = self._normalise(image)
         if self._frames and _is_duplicate(self._frames[-1][1], image):
             return None
-        self._frames.append((t, image, self._camera.follow(image)))
+        self._frames.append((t, image))
         if len(self._frames) > 5:
             self._frames.pop(0)
         if len(self._frames) < 5:
             return None
-        t_mid, middle, at = self._frames[2]
-        before2, before, _, after, after2 = (_aligned(image, where, at) for _, image, where in self._frames)
-        return FrameBlobs(t_mid, self._blobs(t_mid, middle, before, after, before2, after2, _border(self._frames, at)))
+        (_, before2), (_, before), (t_mid, middle), (_, after), (_, after2) = self._frames
+        return FrameBlobs(t_mid, self._blobs(middle, before, after, before2, after2))
 
     def _normalise(self, image: np.ndarray) -> np.ndarray:
         """Scale brightness to a slowly moving reference, so flicker is not motion."""
@@ -112,7 +92,8 @@ class BallDetector:
             return image
         return cv2.convertScaleAbs(image, alpha=gain)
 
-    def _blobs(self, t, middle, before, after, before2, after2, border: int) -> list[Blob]:
+    def _blobs(self, middle, before, after, before2, after2) -> list[Blob]:
+        t = self._frames[2][0]
         # Moved since the previous frame and before the next one: the ball now, not
         # where it was. Two frames apart as well, so a slow ball (at the top of its
         # arc, overlapping itself frame to frame) still stands out.
@@ -121,11 +102,6 @@ class BallDetector:
             cv2.min(cv2.absdiff(middle, before2), cv2.absdiff(after2, middle)),
         )
         noise = float(np.median(moved[::6, ::6]))
-        if border:  # the camera moved: frames were aligned
-            # What the shift brought in at the edges is no motion, and an alignment a
-            # fraction of a pixel off still leaves a trace along every sharp edge.
-            moved = cv2.subtract(moved, _edges(middle))
-            moved[:border], moved[-border:], moved[:, :border], moved[:, -border:] = 0, 0, 0, 0
         _, mask = cv2.threshold(moved, max(MIN_THRESHOLD, 3.0 * noise + 6), 255, cv2.THRESH_BINARY)
         if cv2.countNonZero(mask) > MAX_MOVING_SHARE * mask.size:
             return []
@@ -138,84 +114,6 @@ class BallDetector:
         self._seen += 1
         cv2.accumulateWeighted(mask, activity, max(ACTIVITY_RATE, 1.0 / self._seen))  # 255 = always moving
         return blobs
-
-
-class CameraMotion:
-    """Where the picture has moved to (analysis pixels), frame by frame: a phase
-    correlation on a half-size picture against a reference frame rather than the
-    previous one, so steps too small to measure do not add up. The reference is
-    renewed every REANCHOR frames, as players move on and it grows less like the
-    picture; its own position carries over."""
-
-    def __init__(self) -> None:
-        self._reference: np.ndarray | None = None  # half size, float32
-        self._anchor = (0.0, 0.0)  # where the reference frame's picture was
-        self._age = 0
-        self._windows: dict[tuple[int, int], np.ndarray] = {}
-        self.position = (0.0, 0.0)
-
-    def follow(self, image: np.ndarray) -> tuple[float, float]:
-        h, w = image.shape
-        half = cv2.resize(image, (w // 2, h // 2), interpolation=cv2.INTER_AREA).astype(np.float32)
-        if self._reference is None or self._reference.shape != half.shape or self._age >= REANCHOR:
-            self._reference, self._anchor, self._age = half, self.position, 0
-            return self.position
-        self._age += 1
-        moved = self._shift(self._reference, half)
-        if moved is not None and max(abs(moved[0]), abs(moved[1])) * 2 < STEADY:
-            self.position = self._anchor
-        elif moved is not None and _explains(self._reference, half, *moved):
-            self.position = (self._anchor[0] + 2 * moved[0], self._anchor[1] + 2 * moved[1])
-        # Otherwise no one shift explains the change (a ball or a player over a plain
-        # picture, a flash): the camera is taken to be where it was a frame ago.
-        return self.position
-
-    def _shift(self, a: np.ndarray, b: np.ndarray) -> tuple[float, float] | None:
-        """How far the picture's content moved from `a` to `b` (pixels of their size);
-        None when no one shift stands out."""
-        size = (a.shape[1], a.shape[0])
-        if size not in self._windows:
-            self._windows[size] = cv2.createHanningWindow(size, cv2.CV_32F)
-        window = self._windows[size]
-        # windowed here: OpenCV 5's phaseCorrelate writes its window into its inputs
-        (dx, dy), response = cv2.phaseCorrelate(a * window, b * window)
-        return (float(dx), float(dy)) if response >= MIN_RESPONSE else None
-
-
-def _explains(a: np.ndarray, b: np.ndarray, dx: float, dy: float) -> bool:
-    """Whether moving `a` by (dx, dy) makes it much more like `b`: true of a camera
-    that moved, not of a ball or a player moving over a plain picture, which phase
-    correlation may lock on to as well."""
-    moved = cv2.warpAffine(a, np.float32([[1, 0, dx], [0, 1, dy]]), (a.shape[1], a.shape[0]), borderMode=cv2.BORDER_REPLICATE)
-    edge = int(np.ceil(max(abs(dx), abs(dy)))) + 1
-    b = b[edge:-edge, edge:-edge]
-    # squared differences: the edges a shift lights up outweigh the sensor's noise
-    left = float(np.square(moved[edge:-edge, edge:-edge] - b).sum())
-    return left < EXPLAINED * float(np.square(a[edge:-edge, edge:-edge] - b).sum())
-
-
-def _edges(image: np.ndarray) -> np.ndarray:
-    """How much an alignment ALIGNMENT_ERROR pixels off changes each pixel: its
-    brightness gradient times that error."""
-    gx = cv2.Sobel(image, cv2.CV_16S, 1, 0, ksize=3)
-    gy = cv2.Sobel(image, cv2.CV_16S, 0, 1, ksize=3)
-    # a 3x3 Sobel is 8x the gradient per pixel
-    return cv2.convertScaleAbs(cv2.addWeighted(cv2.convertScaleAbs(gx), 0.5, cv2.convertScaleAbs(gy), 0.5, 0), alpha=ALIGNMENT_ERROR / 4)
-
-
-def _aligned(image: np.ndarray, where: tuple[float, float], target: tuple[float, float]) -> np.ndarray:
-    """`image`, taken with the picture at `where`, shifted onto a picture at `target`."""
-    dx, dy = target[0] - where[0], target[1] - where[1]
-    if max(abs(dx), abs(dy)) < STEADY / 2:
-        return image
-    move = np.float32([[1, 0, dx], [0, 1, dy]])
-    return cv2.warpAffine(image, move, (image.shape[1], image.shape[0]), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-
-
-def _border(frames: list[tuple[float, np.ndarray, tuple[float, float]]], target: tuple[float, float]) -> int:
-    """How many pixels at the edges the alignment filled in (0 when nothing moved)."""
-    reach = max(max(abs(w[0] - target[0]), abs(w[1] - target[1])) for _, _, w in frames)
-    return int(np.ceil(reach)) + 1 if reach >= STEADY / 2 else 0
 
 
 _GROW = np.ones((7, 7), np.uint8)
