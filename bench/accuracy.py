@@ -77,7 +77,7 @@ def main() -> None:
         everything = [f"{family}={value}" for family, values in train.FAMILIES.items() for value in values]
         training = train.training_games(args.train_work, args.train_games, train.SEED_BASE, args.train_small, jobs=2)
         for family, value in (item.split("=", 1) for item in args.leave_out or everything):
-            without = train.train(train.held_out(training, {family: value}))
+            without = train.train(train.without_family(training, {family: value}))
             report(f"held out: trained without {family}={value}", without, heard, silent, {family: value})
     if args.model.name != "none":
         real_clips()

@@ -384,7 +384,7 @@ def family_of(truth: Truth) -> dict[str, str]:
     return {family: str(truth.extra.get(family)) for family in FAMILIES}
 
 
-def held_out(games: list[Game], leave_out: dict[str, str]) -> list[Game]:
+def without_family(games: list[Game], leave_out: dict[str, str]) -> list[Game]:
     """`games` without those whose family value is left out (`{"view": "side"}`)."""
     return [g for g in games if not any(family_of(g.truth).get(k) == v for k, v in leave_out.items())]
 
@@ -423,7 +423,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="train without the games of this family value (e.g. view=side); repeatable")
     args = parser.parse_args(argv)
     leave_out = dict(item.split("=", 1) for item in args.leave_out)
-    games = held_out(training_games(args.work, args.games, args.seed_base, args.small_games, args.jobs), leave_out)
+    games = without_family(training_games(args.work, args.games, args.seed_base, args.small_games, args.jobs), leave_out)
     model = train(games)
     for label, chosen in (("with sound", model), ("the picture alone", model.for_sound(None))):
         print(f"{label}: a candidate stretch is a rally from an expected match of {chosen.accept}")
