@@ -1,6 +1,7 @@
 """Court calibration (vproc.court): the real indoor clip against hand-labelled corners,
-pictures without a court, and the API. Not yet wired into analysis: on generated
-end-line and corner views it is right too rarely (bench/court.py)."""
+pictures without a court, a court marked by hand on generated cameras, the court in
+`rallies.json`, and the API. How often the finder is right on generated views is
+measured by bench/court.py (not asserted here: it is right too rarely yet)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,13 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+import pytest
 
 from tests.conftest import realdata
-from vproc.court import MIN_SCORE, find_court
+from volley.exceptions import BadCalibration
+from volley.pipeline import Options, process
+from volley.synth.camera import place_camera
+from vproc.court import MIN_SCORE, find_court, from_corners
 from vproc.decode import analysis_size
 
 TRUTH = json.loads((Path(__file__).resolve().parent / "court_truth.json").read_text())
@@ -117,3 +122,50 @@ def test_the_homography_maps_the_corners_to_the_court_and_back():
     assert np.allclose(metres, expected, atol=1e-6)  # near-left, near-right, far-right, far-left
     assert np.allclose(court.to_image(metres), court.corners, atol=1e-6)
     assert 0.0 <= court.score <= 1.0 and court.score >= MIN_SCORE
+
+
+# --- a court marked by hand ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("view", ["endline", "corner", "side"])
+@pytest.mark.parametrize("setting", ["indoor", "beach"])
+def test_four_marked_corners_give_the_generated_cameras_height_within_five_percent(view, setting):
+    half = (4.5, 9.0) if setting == "indoor" else (4.0, 8.0)
+    for seed in range(6):
+        camera, info = place_camera(view, *half, 2.43, 1280, 720, np.random.default_rng(seed), margin_px=25)
+        camera.cx, camera.cy = 640.0, 360.0  # the calibration takes the principal point at the centre
+        corners = np.array([(sx * half[0], sy * half[1], 0.0) for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1))])
+        pixels, _ = camera.project(corners)
+        clicked = np.random.default_rng(seed).permutation(pixels + np.random.default_rng(seed).normal(0, 1.0, pixels.shape))
+        court = from_corners(clicked, (1280, 720), beach=setting == "beach")
+        assert court.camera_height_m == pytest.approx(info["height"], rel=0.05), (view, seed, info)
+        # every corner where it belongs (a pixel of clicking is ~0.5 m at the far end)
+        assert court.to_court(pixels) == pytest.approx(corners[:, :2], abs=1.0)
+
+
+def test_marked_points_that_are_no_court_are_refused_with_a_reason():
+    for points in ([[0, 0], [100, 0], [100, 100]], [[0, 0], [10, 10], [20, 20], [30, 30]],
+                   [[0, 0], [400, 0], [400, 300], [200, 60]], [[0, 0], [1, 1], [0, 1], [float("nan"), 2]]):
+        with pytest.raises(BadCalibration, match="corner"):
+            from_corners(points, (1280, 720))
+
+
+# --- the court in rallies.json ----------------------------------------------------------
+
+
+def test_rallies_json_gives_the_real_indoor_court_in_source_pixels_and_the_camera_height(tmp_path):
+    clip = realdata("kats-beds-rally", "kats-beds-clip.mp4")
+    written = json.loads(process(clip, tmp_path, Options(clips=False)).rallies_json.read_text())
+    truth = np.array(TRUTH["clips"]["kats-beds-rally/kats-beds-clip.mp4"]["corners"], float)
+    found = np.array(written["court"]["corners"])
+    assert np.abs(found - truth).max() <= CORNER_TOLERANCE * 1280
+    assert 2.0 < written["court"]["camera_height_m"] < 15.0 and written["court"]["by"] == "engine"
+
+
+def test_a_court_given_by_the_user_is_kept_as_given_in_rallies_json(tmp_path):
+    clip = realdata("kats-beds-rally", "kats-beds-clip.mp4")
+    given = ((370, 347), (69, 704), (961, 346), (1220, 702))  # any order
+    written = json.loads(process(clip, tmp_path, Options(clips=False, court=given)).rallies_json.read_text())
+    assert written["court"]["by"] == "user"
+    assert sorted(map(tuple, written["court"]["corners"])) == sorted(map(tuple, np.array(given, float).tolist()))
+    assert written["court"]["corners"][0] == [69.0, 704.0]  # near-left first

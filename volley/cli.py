@@ -55,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     process.add_argument("--best", type=_count, default=defaults.BEST_COUNT, help="rallies in best.mp4 (default %(default)s)")
     process.add_argument("--jobs", type=_count, default=2, help="ffmpeg jobs run at once when cutting (default %(default)s)")
     process.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
+    process.add_argument("--court", type=_corners, metavar="X,Y X,Y X,Y X,Y",
+                         help="the court's four outer corners in source pixels, when it is not found on its own")
+    process.add_argument("--beach", action="store_true", help="with --court: a beach court (8 x 16 m), not indoor")
     process.add_argument("--no-sound", action="store_true",
                          help="ignore the sound track (music, commentary, a loud neighbouring court); find rallies from the picture alone")
     process.set_defaults(run=_process)
@@ -147,11 +150,22 @@ def _count(text: str) -> int:
     return value
 
 
+def _corners(text: str) -> tuple[tuple[float, float], ...]:
+    try:
+        corners = tuple(tuple(float(v) for v in pair.split(",")) for pair in text.replace(";", " ").split())
+    except ValueError:
+        corners = ()
+    if len(corners) != 4 or any(len(c) != 2 for c in corners):
+        raise argparse.ArgumentTypeError('must be four corners as "X,Y X,Y X,Y X,Y" (source pixels)')
+    return corners
+
+
 def _process(args: argparse.Namespace) -> int:
     from volley.pipeline import Options, process
     from volley.progress import Bar
 
-    options = Options(args.pad_before, args.pad_after, not args.no_clips, args.best, max(1, args.jobs), hear=not args.no_sound)
+    options = Options(args.pad_before, args.pad_after, not args.no_clips, args.best, max(1, args.jobs),
+                      hear=not args.no_sound, court=args.court, beach=args.beach)
     bar = Bar(enabled=not args.quiet)
     try:
         result = process(args.game, args.out, options, bar)
@@ -169,6 +183,12 @@ def _summary(result) -> None:
     else:
         total = sum(r.duration for r in rallies)
         print(f"{len(rallies)} rallies, {total:.0f} s of play in {result.analysis.video.duration:.0f} s of video.")
+    court = result.analysis.court
+    if court is None:
+        print("Court:    not found (give its corners with --court to set it)")
+    else:
+        how = "found" if court.by == "engine" else "as given"
+        print(f"Court:    {how}, camera about {court.camera_height_m:.1f} m above the floor")
     print(f"Rallies:  {result.rallies_json}")
     print(f"Ball:     {result.track_json}")
     if result.digest:

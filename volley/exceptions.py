@@ -28,6 +28,11 @@ class VideoTooShort(BadInput):
     """The video is too short to hold a rally."""
 
 
+class BadCalibration(BadInput):
+    """Court corners a user gave do not describe a court a camera can see (fewer or
+    more than four, three in a line, crossing, or seen from below the floor)."""
+
+
 class SettingError(VolleyError):
     """An environment variable holds a value of the wrong type or range."""
 

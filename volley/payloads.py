@@ -97,6 +97,35 @@ class Rally:
 
 
 @dataclass(frozen=True)
+class CourtView:
+    """Where the playing court lies in the source picture: its four outer corners in
+    source (display) pixels, near-left, near-right, far-right, far-left as the camera
+    sees them (a corner outside the picture is where the homography puts it), and the
+    camera's height above the floor (m) that those corners imply. `by` says who set it:
+    "engine" (found in the picture) or "user" (clicked on a frame of the game)."""
+
+    corners: tuple[tuple[float, float], ...]
+    camera_height_m: float | None = None
+    beach: bool = False  # a beach court (8 x 16 m) rather than indoor (9 x 18 m)
+    by: str = "engine"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "corners": [[round(float(x), 1), round(float(y), 1)] for x, y in self.corners],
+            "camera_height_m": None if self.camera_height_m is None else round(float(self.camera_height_m), 2),
+            "beach": self.beach,
+            "by": self.by,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CourtView":
+        corners = tuple((float(x), float(y)) for x, y in data["corners"])
+        height = data.get("camera_height_m")
+        return cls(corners, None if height is None else float(height), bool(data.get("beach", False)),
+                   str(data.get("by", "engine")))
+
+
+@dataclass(frozen=True)
 class Segment:
     """A piece of the source cut to disk by framer: rally `index` over [start, end]."""
 

@@ -19,9 +19,11 @@ from pathlib import Path
 from volley import defaults, settings
 from clipper import build_outputs
 from framer import Cutter, export_rallies, padded
-from volley.payloads import Outputs, Rally, VideoInfo
+from volley.payloads import CourtView, Outputs, Rally, VideoInfo
 from volley.progress import Progress, Weighted, silent
 from vproc.analyse import Analysis, analyse
+from vproc.court import from_corners
+from vproc.probe import probe
 
 #: Share of the run's time each stage takes, for one overall percentage.
 STAGE_WEIGHTS = {"analysing": 85.0, "cutting": 8.0, "building": 7.0}
@@ -37,6 +39,10 @@ class Options:
     #: Use the sound track (ball contacts, whistles). Off for games filmed with music,
     #: commentary or a loud neighbouring court, where the picture alone does better.
     hear: bool = True
+    #: The court's four outer corners (source pixels) when the user gives them; None:
+    #: look for the court in the picture.
+    court: tuple[tuple[float, float], ...] | None = None
+    beach: bool = False  # the given court is a beach court
     work_dir: Path = field(default_factory=settings.work_dir)
 
 
@@ -56,16 +62,26 @@ def process(source: Path, out_dir: Path, options: Options | None = None, progres
     overall = Weighted(progress, STAGE_WEIGHTS)
     with ExitStack() as stack:
         early = EarlyCuts(source, options, stack) if options.clips else None
-        analysis = analyse(source, overall, early=early, hear=options.hear)
+        analysis = analyse(source, overall, early=early, hear=options.hear, court=given_court(source, options))
         out_dir.mkdir(parents=True, exist_ok=True)
         result = Result(analysis, out_dir, out_dir / "rallies.json", out_dir / "track.json")
         write_json(result.track_json, {"frames": [p.to_dict() for p in analysis.track]})
         entries = [_entry(r) for r in analysis.rallies]
         if early is not None and analysis.rallies:
             entries = _build_clips(source, analysis, out_dir, options, overall, result, early)
-    write_json(result.rallies_json, {"video": analysis.video.public(), "rallies": entries})
+    court = analysis.court.to_dict() if analysis.court else None
+    write_json(result.rallies_json, {"video": analysis.video.public(), "court": court, "rallies": entries})
     progress("done", 1.0)
     return result
+
+
+def given_court(source: Path, options: Options) -> CourtView | None:
+    """The court the user marked (`Options.court`), checked against the video's size."""
+    if options.court is None:
+        return None
+    video = probe(source)
+    court = from_corners(options.court, (video.width, video.height), beach=options.beach)
+    return CourtView(tuple(map(tuple, court.corners.tolist())), court.camera_height_m, court.beach, by="user")
 
 
 class EarlyCuts:

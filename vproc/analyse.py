@@ -1,7 +1,9 @@
 """The vproc stage job: decode a game once and find the ball and the rallies.
 
 `analyse(path)` is a plain function over a file path; it reports progress
-through a callable and does no other I/O than reading the video.
+through a callable and does no other I/O than reading the video. The court is
+looked for in frames kept from that one decode (`CourtFrames`), unless the user
+has marked it already.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ import numpy as np
 
 from volley import defaults
 from volley.exceptions import TruncatedVideo, VideoTooShort
-from volley.payloads import BallPoint, Rally, VideoInfo
+from volley.payloads import BallPoint, CourtView, Rally, VideoInfo
 from volley.progress import Progress, silent
 from vproc.audio import AudioCues, listen
+from vproc.court import Court, find_court, from_corners
 from vproc.decode import FrameSource
 from vproc.detector import BallDetector
 from vproc.probe import probe
@@ -36,6 +39,7 @@ class Analysis:
     video: VideoInfo
     track: list[BallPoint]
     rallies: list[Rally]
+    court: CourtView | None = None  # None: no court could be found with confidence
 
 
 @dataclass
@@ -49,6 +53,20 @@ class BallTrack:
     scale: float  # analysis pixels -> source (display) pixels
     source: FrameSource
     sound: AudioCues | None = None  # the game's audio cues, when it has sound
+    court_frames: list[np.ndarray] = dataclasses.field(default_factory=list)  # grey analysis frames
+
+    def court(self, given: CourtView | None = None) -> tuple[Court | None, CourtView | None]:
+        """The court in analysis pixels (for the stats) and as users see it (source
+        pixels): the one `given` by the user, else the one found in the frames kept
+        for it, else (None, None)."""
+        if given is not None:
+            corners = np.asarray(given.corners, float) / self.scale
+            return from_corners(corners, (self.width, self.height), beach=given.beach), given
+        found = find_court(self.court_frames)
+        if found is None:
+            return None, None
+        corners = tuple((float(x) * self.scale, float(y) * self.scale) for x, y in found.corners)
+        return found, CourtView(corners, found.camera_height_m, found.beach, by="engine")
 
     @property
     def frame_rate(self) -> float:
@@ -79,11 +97,13 @@ def analyse(
     min_rally: float = defaults.MIN_RALLY,
     early: Callable[[VideoInfo, list[Rally]], None] | None = None,
     hear: bool = True,
+    court: CourtView | None = None,
 ) -> Analysis:
-    """Find the ball and the rallies. `early`, when given, hears of rallies that later
-    frames can no longer change while decoding goes on (so their cuts can start at
-    once); the returned rallies are the final word and include them. Without `hear`
-    the sound track is ignored (the benchmarks use it to score the picture alone)."""
+    """Find the ball, the court and the rallies. `early`, when given, hears of rallies
+    that later frames can no longer change while decoding goes on (so their cuts can
+    start at once); the returned rallies are the final word and include them. Without
+    `hear` the sound track is ignored (the benchmarks use it to score the picture
+    alone). `court`, a court the user marked, is taken as it is instead of looking."""
     path = Path(path)
     video = probe(path)
     if video.duration < defaults.MIN_VIDEO_SECONDS:
@@ -92,6 +112,7 @@ def analyse(
     settler = EarlyRallies(lambda rallies: early(video, rallies), min_rally, sound) if early else None
     track = track_ball(path, video, progress, settler, sound)
     video = _as_decoded(path, video, track.source)
+    court_here, court = track.court(court) if track.width else (None, None)
     rallies = find_rallies(
         track.flights,
         track.width,
@@ -101,9 +122,10 @@ def analyse(
         min_rally=min_rally,
         source_scale=track.scale,
         sound=sound,
+        court=court_here,
     )
     progress(STAGE, 1.0)
-    return Analysis(video=video, track=track.points(), rallies=rallies)
+    return Analysis(video=video, track=track.points(), rallies=rallies, court=court)
 
 
 def track_ball(
@@ -116,6 +138,7 @@ def track_ball(
     """Decode the video once, detecting ball candidates and linking them into flights."""
     source = FrameSource(path, rotation=video.rotation)
     detector = BallDetector()
+    court_frames = CourtFrames()
     tracker: BallTracker | None = None
     height = width = 0
     for count, frame in enumerate(source, 1):  # the decoder runs ahead: count here
@@ -123,13 +146,40 @@ def track_ball(
             height, width = frame.image.shape
             tracker = BallTracker(height)
         tracker.update(detector.process_frame(frame.t, frame.image))
+        court_frames.offer(frame.t, frame.image)
         if count % 30 == 0:
             progress(STAGE, frame.t / max(video.duration, 1e-3))
             if settler is not None:
                 settler.update(tracker, width, height, video.width / width)
     if tracker is None:
         return BallTrack([], [], 0, 0, 1.0, source, sound)
-    return BallTrack(tracker.finish(), tracker.frame_times, width, height, video.width / width, source, sound)
+    return BallTrack(
+        tracker.finish(), tracker.frame_times, width, height, video.width / width, source, sound, court_frames.frames
+    )
+
+
+class CourtFrames:
+    """The frames the court is looked for in, kept as the decode passes them: spread
+    evenly over the first WITHIN seconds, at most KEEP of them (when full, every other
+    one goes and the spacing doubles, so a short clip gets as many as a long game).
+    Players move between them, so their median is the empty court (`vproc.court`)."""
+
+    WITHIN = 120.0
+    KEEP = 32
+
+    def __init__(self) -> None:
+        self.frames: list[np.ndarray] = []
+        self.every = 0.25
+        self.next_at = 0.0
+
+    def offer(self, t: float, image: np.ndarray) -> None:
+        if not (self.next_at <= t < self.WITHIN):
+            return
+        self.frames.append(image.copy())  # the decoder reuses its buffers
+        if len(self.frames) > self.KEEP:
+            self.frames = self.frames[::2]
+            self.every *= 2
+        self.next_at = t + self.every
 
 
 class EarlyRallies:

@@ -37,6 +37,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from volley.exceptions import BadCalibration
+
 #: Court halves (metres): indoor 9 x 18, beach 8 x 16.
 INDOOR_HALF = (4.5, 9.0)
 BEACH_HALF = (4.0, 8.0)
@@ -65,6 +67,8 @@ SAMPLES_PER_LINE = 24  # coarse scoring samples per model line
 REFINED = 6  # hypotheses refined per polarity and model
 LSD_SCALE = 1.0  # no downscaling: far lines are 1 px wide
 TRIPLE_LINES = 8  # candidate lines tried as two side lines and one across line
+#: A usual camera's focal length, in picture widths (a phone's 65-70 degree view).
+TYPICAL_FOCAL = 0.78
 FOCAL_STEPS = 16  # focal lengths tried for those (fields of view 20 to 130 degrees)
 
 
@@ -79,6 +83,14 @@ class Court:
     score: float  # share of the projected lines with ridge evidence, 0..1
     beach: bool = False  # which court model fitted: beach 8 x 16 or indoor 9 x 18
     focal_px: float = 0.0  # the focal length the plane calibration gives
+    size: tuple[int, int] = (0, 0)  # the picture's (width, height) in pixels
+
+    def projection(self) -> np.ndarray:
+        """The camera as a 3 x 4 matrix from court metres (x, y, z up) to picture
+        pixels (homogeneous), from the plane calibration of the floor homography."""
+        pose = _pose(np.linalg.inv(self.homography), self.size)
+        k = np.array([[pose.focal, 0, self.size[0] / 2], [0, pose.focal, self.size[1] / 2], [0, 0, 1.0]])
+        return k @ np.c_[pose.rotation, -pose.rotation @ pose.position]
 
     def to_court(self, xy) -> np.ndarray:
         """Image pixels (..., 2) -> court metres (..., 2) on the floor."""
@@ -865,6 +877,7 @@ def _court(h: np.ndarray, score: float, model: _Model, size: tuple[int, int]) ->
         score=float(np.clip(score, 0.0, 1.0)),
         beach=model.beach,
         focal_px=pose.focal,
+        size=(int(size[0]), int(size[1])),
     )
 
 
@@ -882,3 +895,39 @@ def _corners(h: np.ndarray, model: _Model, pos: np.ndarray, behind_end: bool) ->
     if pts[0, 0] > pts[1, 0]:  # left as seen in the picture
         pts = pts[[1, 0, 3, 2]]
     return pts
+
+
+def from_corners(corners, size: tuple[int, int], *, beach: bool = False) -> Court:
+    """The court a user marked: its four outer corners in picture pixels (any order),
+    for a picture of `size` (width, height). The homography is the one of the eight
+    ways to lay the court's rectangle on the four points that a real camera (square
+    pixels, principal point at the centre, above the floor) explains best; the camera
+    height follows from it. Raises BadCalibration for points that are not a court."""
+    pts = np.asarray(corners, dtype=np.float64)
+    if pts.shape != (4, 2) or not np.isfinite(pts).all():
+        raise BadCalibration("a court needs exactly four corners, each as [x, y] pixels")
+    hull = cv2.convexHull(pts.astype(np.float32), returnPoints=True).reshape(-1, 2).astype(np.float64)
+    if len(hull) != 4 or cv2.contourArea(hull.astype(np.float32)) < 1e-4 * size[0] * size[1]:
+        raise BadCalibration("the four corners must enclose the court: no three in a line, none inside the others")
+    model = BEACH if beach else INDOOR
+    w, l = model.half_w, model.half_l
+    rectangle = np.array([(-w, -l), (w, -l), (w, l), (-w, l)], dtype=np.float64)
+    tries = []
+    for turn in range(4):
+        for order in (hull, hull[::-1]):
+            tries.append(cv2.getPerspectiveTransform(rectangle.astype(np.float32), np.roll(order, turn, axis=0).astype(np.float32)))
+    hs = np.array(tries, dtype=np.float64)
+    hs /= np.linalg.norm(hs.reshape(len(hs), -1), axis=1)[:, None, None]
+    focal, bad = _focal_batch(hs, size)
+    heights = _heights(hs, np.maximum(focal, 1e-6), size)
+    # A camera facing the court square on sees the same trapezoid for the court laid
+    # lengthwise or across, at another focal length: a usual lens settles it.
+    usual = TYPICAL_FOCAL * size[0]
+    bad = np.where(np.isfinite(bad), bad, np.inf) + 0.01 * np.abs(np.log(np.maximum(focal, 1e-6) / usual))
+    bad = bad + np.where(np.abs(heights) > 0.2, 0.0, np.inf)
+    if not np.isfinite(bad).any():
+        raise BadCalibration("no camera above the floor sees a court at those four corners")
+    court = _court(hs[int(np.argmin(bad))], 1.0, model, size)
+    if court is None:
+        raise BadCalibration("no camera above the floor sees a court at those four corners")
+    return court
