@@ -37,6 +37,32 @@ class PayloadTooLarge(APIException):
     default_detail = "The file is too large."
 
 
+class Conflict(APIException):
+    status_code = 409
+    default_detail = "The game is not in a state that allows this."
+
+
+class CourtSerializer(serializers.Serializer):
+    """Where the court lies in the source picture (`volley.payloads.CourtView`)."""
+
+    corners = serializers.ListField(
+        child=serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2),
+        help_text="the four outer corners in source pixels (the video's width × height): "
+                  "near-left, near-right, far-right, far-left")
+    camera_height_m = serializers.FloatField(allow_null=True, help_text="the camera's height above the floor")
+    beach = serializers.BooleanField(help_text="a beach court (8 × 16 m) rather than indoor (9 × 18 m)")
+    by = serializers.ChoiceField(["engine", "user"], help_text="found in the picture, or marked by the owner")
+
+
+class CourtMark(serializers.Serializer):
+    """The court's four outer corners as the owner marked them, in any order."""
+
+    corners = serializers.ListField(
+        child=serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2),
+        max_length=16, help_text="[[x, y], ...] in source pixels: four points, the court's outer corners")
+    beach = serializers.BooleanField(default=False)
+
+
 class RallySerializer(serializers.ModelSerializer):
     duration = serializers.SerializerMethodField()
     clip_url = serializers.SerializerMethodField()
@@ -83,10 +109,12 @@ class GameSerializer(GameListSerializer):
     digest_url = serializers.SerializerMethodField()
     best_url = serializers.SerializerMethodField()
     starts_in = serializers.SerializerMethodField()
+    court = CourtSerializer(read_only=True, allow_null=True)
+    court_frame_url = serializers.SerializerMethodField()
 
     class Meta(GameListSerializer.Meta):
         fields = GameListSerializer.Meta.fields + [
-            "stage_progress", "starts_in", "video", "rallies", "digest_url", "best_url"]
+            "stage_progress", "starts_in", "video", "rallies", "digest_url", "best_url", "court", "court_frame_url"]
 
     def get_stage_progress(self, game: Game) -> float:
         """Percent of the current stage done."""
@@ -101,6 +129,12 @@ class GameSerializer(GameListSerializer):
 
     def get_best_url(self, game: Game) -> str | None:
         return store_url(self.context["request"], game.best_key)
+
+    def get_court_frame_url(self, game: Game) -> str | None:
+        """A still of the whole source picture, scaled down, to mark the court on: a
+        point at (fx, fy) of its width and height is (fx × video.width, fy × video.height)
+        in source pixels."""
+        return store_url(self.context["request"], game.court_frame_key)
 
 
 class ShareSerializer(serializers.Serializer):
@@ -160,6 +194,38 @@ class GameViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
             raise ValidationError({"rally": f"game has no rally {rally}"})
         share = Share.objects.create(game=game, rally_index=rally, created_by=request.user)
         return Response({"token": share.token, "url": share_url(request, share)}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(methods=["PUT"], request=CourtMark, responses={200: CourtSerializer})
+    @extend_schema(methods=["DELETE"], request=None, responses={204: None})
+    @action(detail=True, methods=["put", "delete"])
+    def court(self, request, pk=None):
+        """`PUT` the court's four outer corners as you see them (source pixels): they are
+        checked against a camera that could see them, stored, and used by the next
+        analysis (`reanalyse`). `DELETE` forgets them: the next analysis looks itself."""
+        game = self.get_object()
+        if request.method == "DELETE":
+            game_service.forget_court(game)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        body = CourtMark(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            court = game_service.mark_court(game, body.validated_data["corners"], body.validated_data["beach"])
+        except BadInput as err:
+            raise ValidationError({"corners": [str(err)]}) from None
+        return Response(court)
+
+    @extend_schema(request=None, responses={202: GameSerializer})
+    @action(detail=True, methods=["post"])
+    def reanalyse(self, request, pk=None):
+        """Process a done or failed game again from its source, with the court you marked."""
+        game = self.get_object()
+        if game.status not in (Game.Status.DONE, Game.Status.FAILED):
+            raise Conflict(f"the game is {game_service.stage_label(game)}; re-analyse it once it is done")
+        if not game.source_key or get_store().size(game.source_key) is None:
+            raise Conflict("the game's video is no longer stored; upload it again")
+        if not game_service.analyse_again(game):
+            raise Conflict("the game was queued again already")
+        return Response(GameSerializer(game, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
 
 
 def _create_from_file(user, name: str, video) -> Game:

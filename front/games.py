@@ -1,5 +1,6 @@
 """What the pages and the API share about games: starting one from a file in the store,
-the URLs of its videos, where it stands, and when a queued game should start."""
+analysing it again, the court its owner marks, where it stands, and when a queued game
+should start."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from django.utils import timezone
 
 from front import queues
 from front.exceptions import UploadRejected
-from front.models import STAGES, Game
+from front.models import STAGES, Game, next_attempt
 from front.sniff import not_video_reason
 
 
@@ -59,6 +60,48 @@ def queue_game(game: Game) -> None:
             upload_id="", error="")
         queues.enqueue(game.id, STAGES[0], 1)
     game.refresh_from_db()
+
+
+def analyse_again(game: Game) -> bool:
+    """Queue a done or failed game from the first stage again, as a new game is queued,
+    keeping its source and the court its owner marked. The new tries get numbers of
+    their own, so no job id is reused; analysis replaces the rallies and publishing
+    overwrites the same keys, so nothing is duplicated. False (nothing queued) when the
+    game is under way."""
+    with transaction.atomic():
+        attempt = next_attempt(game.id, STAGES[0])
+        queued = Game.objects.filter(id=game.id, status__in=[Game.Status.DONE, Game.Status.FAILED]).update(
+            status=Game.Status.QUEUED, stage=STAGES[0], attempt=attempt, progress=0.0, node="", error="",
+            queued_at=timezone.now(), started_at=None, finished_at=None, heartbeat_at=None)
+        if queued:
+            queues.enqueue(game.id, STAGES[0], attempt)
+    game.refresh_from_db()
+    return bool(queued)
+
+
+def mark_court(game: Game, corners, beach: bool) -> dict:
+    """Store the court its owner marked (four corners in source pixels) and return it.
+    Raises BadCalibration (a BadInput) with what is wrong for points that are no court."""
+    from volley.exceptions import BadCalibration
+    from volley.payloads import CourtView
+    from vproc.court import from_corners
+
+    video = game.video or {}
+    if not video.get("width") or not video.get("height"):
+        raise BadCalibration("the game has not been analysed yet: its picture size is unknown")
+    court = from_corners(corners, (video["width"], video["height"]), beach=beach)
+    marked = CourtView(tuple(map(tuple, court.corners.tolist())), court.camera_height_m, court.beach, by="user")
+    game.court = marked.to_dict()
+    game.save(update_fields=["court"])
+    return game.court
+
+
+def forget_court(game: Game) -> None:
+    """Drop the court its owner marked; the next analysis looks for one itself. A court
+    the engine found stays until then (there is nothing of the owner's to forget)."""
+    if game.court and game.court.get("by") == "user":
+        game.court = None
+        game.save(update_fields=["court"])
 
 
 def reject(game: Game, message: str) -> None:

@@ -42,6 +42,11 @@ class Game(models.Model):
     video = models.JSONField(null=True, blank=True)  # duration, fps, width, height
     digest_key = models.CharField(max_length=300, blank=True, default="")
     best_key = models.CharField(max_length=300, blank=True, default="")
+    #: Where the court lies in the picture: `volley.payloads.CourtView.to_dict()` (source
+    #: pixels; "by": "engine" when analysis found it, "user" when the owner marked it), or
+    #: None when none was found. A user's court is kept and re-used by later analyses.
+    court = models.JSONField(null=True, blank=True)
+    court_frame_key = models.CharField(max_length=300, blank=True, default="")  # a still to mark the court on
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     queued_at = models.DateTimeField(null=True, blank=True)
@@ -124,6 +129,13 @@ class StageRun(models.Model):
     @property
     def seconds(self) -> float | None:
         return None if self.finished_at is None else (self.finished_at - self.started_at).total_seconds()
+
+
+def next_attempt(game_id, stage: str) -> int:
+    """Tries are numbered per game and stage across the whole life of the game, so a
+    try's number (and its job id) is never reused, even after a restart from analysis
+    or a re-analysis the owner asked for."""
+    return StageRun.objects.filter(game_id=game_id, stage=stage).count() + 1
 
 
 def new_token() -> str:

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from front import queues
 from front.exceptions import WorkLost
-from front.models import STAGES, Game, StageRun
+from front.models import STAGES, Game, StageRun, next_attempt
 from front.stages import FUNCTIONS
 from volley import settings as volley_settings, telemetry
 from volley.exceptions import BadInput
@@ -164,12 +164,6 @@ def retry_stage(run: StageRun, error: str, outcome: str, restart: bool = False) 
         game.progress = 0.0
         game.save(update_fields=["stage", "node", "attempt", "progress"])
         queues.enqueue(game.id, game.stage, game.attempt, game.node)
-
-
-def next_attempt(game_id, stage: str) -> int:
-    """Tries are numbered per game and stage across the whole life of the game, so a
-    try's number (and its job id) is never reused, even after a restart from analysis."""
-    return StageRun.objects.filter(game_id=game_id, stage=stage).count() + 1
 
 
 class Reporter:

@@ -85,6 +85,7 @@ def _game_context(request, game: Game, editable: bool, only: int | None = None) 
         "best": store_url(request, game.best_key),
         "best_download": store_url(request, game.best_key, download_name=f"{game.name}-best.mp4"),
         "timeline": timeline_svg(duration, rallies) if duration and only is None else "",
+        "court_frame": store_url(request, game.court_frame_key) if editable else None,
         "og_image": first["poster"] if first else None,
         "og_video": first["clip"] if only is not None and first else store_url(request, game.digest_key),
         "page_url": absolute(request, request.path),

@@ -145,7 +145,8 @@ def test_four_marked_corners_give_the_generated_cameras_height_within_five_perce
 
 def test_marked_points_that_are_no_court_are_refused_with_a_reason():
     for points in ([[0, 0], [100, 0], [100, 100]], [[0, 0], [10, 10], [20, 20], [30, 30]],
-                   [[0, 0], [400, 0], [400, 300], [200, 60]], [[0, 0], [1, 1], [0, 1], [float("nan"), 2]]):
+                   [[0, 0], [400, 0], [400, 300], [200, 60]], [[0, 0], [1, 1], [0, 1], [float("nan"), 2]],
+                   [[100, 400], [500, 402], [900, 401], [1200, 404]]):  # taps meant to be in a line
         with pytest.raises(BadCalibration, match="corner"):
             from_corners(points, (1280, 720))
 

@@ -67,6 +67,9 @@ SAMPLES_PER_LINE = 24  # coarse scoring samples per model line
 REFINED = 6  # hypotheses refined per polarity and model
 LSD_SCALE = 1.0  # no downscaling: far lines are 1 px wide
 TRIPLE_LINES = 8  # candidate lines tried as two side lines and one across line
+#: Camera heights (m) a court marked by hand may imply: from a seat to a gym's roof or
+#: a drone. Points nearly in a line fit a camera kilometres up.
+MARKED_HEIGHT = (0.3, 60.0)
 #: A usual camera's focal length, in picture widths (a phone's 65-70 degree view).
 TYPICAL_FOCAL = 0.78
 FOCAL_STEPS = 16  # focal lengths tried for those (fields of view 20 to 130 degrees)
@@ -930,4 +933,7 @@ def from_corners(corners, size: tuple[int, int], *, beach: bool = False) -> Cour
     court = _court(hs[int(np.argmin(bad))], 1.0, model, size)
     if court is None:
         raise BadCalibration("no camera above the floor sees a court at those four corners")
+    if not MARKED_HEIGHT[0] <= court.camera_height_m <= MARKED_HEIGHT[1]:
+        raise BadCalibration(f"those four corners would put the camera {court.camera_height_m:.0f} m above the floor: "
+                             "mark the four outer corners of the court")
     return court

@@ -1,5 +1,5 @@
 // The game page: live stage and percentage while the game is processed; the player,
-// the timeline, share links once it is done.
+// the timeline, share links and the court card once it is done.
 "use strict";
 
 const game = document.getElementById("game");
@@ -105,3 +105,157 @@ for (const button of document.querySelectorAll("button.share-rally")) {
   button.addEventListener("click", () => share(button, button.dataset.index));
 }
 for (const button of document.querySelectorAll("button.revoke")) watchRevoke(button);
+
+// --- The court card: the still with the court's outline over it, and marking the
+// court's four outer corners on it. Corners are kept in source pixels (the video's
+// width × height), which the still shows scaled down: the SVG's viewBox is in source
+// pixels, and a click at a fraction of the still is that fraction of the source.
+
+const courtCard = document.getElementById("court");
+const court = {
+  saved: courtCard ? JSON.parse(document.getElementById("court-data").textContent) : null,  // what the API holds
+  points: [],  // corners marked so far, [x, y] in source pixels
+  beach: false,
+  marking: false,
+  changed: false,  // saved or forgotten on this page: offer a re-analysis
+};
+
+function courtPart(selector) {
+  return courtCard.querySelector(selector);
+}
+
+function courtState(saved) {
+  if (!courtPart(".court-still")) return "No still of this game to mark the court on yet — re-analyse it to make one.";
+  if (!saved) return "No court found — mark its four corners.";
+  return saved.by === "user" ? "Court set by you." : "Court found automatically — check the outline.";
+}
+
+function courtHelp(count) {
+  if (count < 4) return `Click or tap an outer corner of the court: ${count} of 4 marked.`;
+  return "All four corners marked: save them, or undo the last.";
+}
+
+function pointList(points) {
+  return points.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(" ");
+}
+
+// Numbered dots as HTML over the still (placed in percent), so they stay round and
+// readable at any scale, unlike shapes in the stretched SVG.
+function drawDots(points) {
+  const list = courtPart("ol.corners");
+  if (!list) return;
+  list.replaceChildren(...points.map(([x, y], n) => {
+    const dot = document.createElement("li");
+    dot.textContent = String(n + 1);
+    dot.style.left = `${(100 * x) / Number(courtCard.dataset.width)}%`;
+    dot.style.top = `${(100 * y) / Number(courtCard.dataset.height)}%`;
+    return dot;
+  }));
+}
+
+function drawCourt() {
+  const { saved, points, marking } = court;
+  const outline = courtPart("polygon.outline");
+  if (outline) {
+    outline.setAttribute("points", saved && !marking ? pointList(saved.corners) : "");
+    const path = marking && points.length === 4 ? [...points, points[0]] : points;
+    courtPart("polyline.marking").setAttribute("points", marking ? pointList(path) : "");
+  }
+  drawDots(marking ? points : []);
+  courtCard.classList.toggle("is-marking", marking);
+  courtPart(".court-state").textContent = courtState(saved);
+  courtPart(".court-height").textContent = saved && saved.camera_height_m != null
+    ? `Camera about ${saved.camera_height_m.toFixed(1)} m above the floor.` : "";
+  const mark = courtPart("button.court-mark");
+  if (mark) {
+    mark.hidden = marking;
+    mark.textContent = saved ? "Mark the court again" : "Mark the court";
+  }
+  const again = courtPart("button.court-reanalyse");
+  again.hidden = marking || !(court.changed || (saved && saved.by === "user") || !courtPart(".court-still"));
+  again.textContent = saved ? "Re-analyse with this court" : "Re-analyse and let Volley look for the court";
+  courtPart("button.court-forget").hidden = marking || !(saved && saved.by === "user");
+  courtPart(".court-marking").hidden = !marking;
+  courtPart(".court-help").textContent = marking ? courtHelp(points.length) : "";
+  courtPart("button.court-undo").disabled = points.length === 0;
+  courtPart("button.court-save").disabled = points.length !== 4;
+  for (const button of courtCard.querySelectorAll(".toggle button")) {
+    button.setAttribute("aria-pressed", String((button.dataset.beach === "true") === court.beach));
+  }
+}
+
+function courtSays(text) {
+  courtPart(".court-result").textContent = text;
+}
+
+function markCourt(event) {
+  if (!court.marking || court.points.length >= 4) return;
+  const box = courtPart(".court-still").getBoundingClientRect();
+  const within = (v) => Math.min(Math.max(v, 0), 1);
+  const fx = within((event.clientX - box.left) / box.width);
+  const fy = within((event.clientY - box.top) / box.height);
+  court.points.push([fx * Number(courtCard.dataset.width), fy * Number(courtCard.dataset.height)]);
+  drawCourt();
+}
+
+function startMarking(on) {
+  court.marking = on;
+  court.points = [];
+  court.beach = Boolean(court.saved && court.saved.beach);
+  courtSays("");
+  drawCourt();
+}
+
+// Every call to the API disables its button while it runs and says what went wrong.
+async function courtCall(button, what, call) {
+  button.disabled = true;
+  courtSays("");
+  try {
+    await call();
+  } catch (e) {
+    courtSays(`Could not ${what}: ${e.message}`);
+  } finally {
+    button.disabled = false;
+    drawCourt();
+  }
+}
+
+function saveCourt(button) {
+  return courtCall(button, "save the court", async () => {
+    court.saved = await api("PUT", courtCard.dataset.api, { corners: court.points, beach: court.beach });
+    court.marking = false;
+    court.points = [];
+    court.changed = true;
+  });
+}
+
+function forgetCourt(button) {
+  return courtCall(button, "forget the corners", async () => {
+    await api("DELETE", courtCard.dataset.api);
+    court.saved = null;
+    court.changed = true;
+  });
+}
+
+function reanalyse(button) {
+  return courtCall(button, "re-analyse the game", async () => {
+    await api("POST", courtCard.dataset.reanalyse);
+    window.location.reload();  // the game is queued: the page shows its progress
+  });
+}
+
+if (courtCard) {
+  const still = courtPart(".court-still");
+  if (still) still.addEventListener("click", markCourt);
+  const mark = courtPart("button.court-mark");
+  if (mark) mark.addEventListener("click", () => startMarking(true));
+  courtPart("button.court-cancel").addEventListener("click", () => startMarking(false));
+  courtPart("button.court-undo").addEventListener("click", () => { court.points.pop(); drawCourt(); });
+  courtPart("button.court-save").addEventListener("click", (event) => saveCourt(event.currentTarget));
+  courtPart("button.court-forget").addEventListener("click", (event) => forgetCourt(event.currentTarget));
+  courtPart("button.court-reanalyse").addEventListener("click", (event) => reanalyse(event.currentTarget));
+  for (const button of courtCard.querySelectorAll(".toggle button")) {
+    button.addEventListener("click", () => { court.beach = button.dataset.beach === "true"; drawCourt(); });
+  }
+  drawCourt();
+}
