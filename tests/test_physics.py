@@ -8,7 +8,7 @@ import pytest
 
 from volley.synth.camera import place_camera
 from vproc.court import from_corners
-from vproc.physics import GRAVITY, fit_path
+from vproc.physics import GRAVITY, court_agrees, fit_path
 from vproc.rallies import SURE_SPEED, court_stats
 from vproc.tracker import Flight
 
@@ -87,3 +87,39 @@ def test_a_rallys_court_stats_give_the_serve_speed_in_kmh_and_the_landing():
     assert stats["serve_kmh"] == pytest.approx(np.linalg.norm((0.5, 19.0, 3.0)) * 3.6, rel=0.1)
     assert stats["net_crossings"] == 2
     assert stats["landing_in"] is True and abs(stats["landing_m"][1]) < 9.0
+
+
+def flights_seen(camera, count: int = 8) -> list[Flight]:
+    """Balls in play over the court as the camera tracks them (analysis pixels)."""
+    rng = np.random.default_rng(5)
+    flights = []
+    for k in range(count):
+        start = (rng.uniform(-4, 4), rng.uniform(-8, 8), rng.uniform(1.0, 3.0))
+        velocity = (rng.uniform(-2, 2), -np.sign(start[1]) * rng.uniform(3, 15), rng.uniform(2, 8))
+        t, _, uv = seen(camera, start, velocity, 0.8, k)
+        flights.append(Flight(t + 3.0 * k, uv[:, 0], uv[:, 1], 4.0))
+    return flights
+
+
+def test_a_court_is_believed_when_the_balls_flights_fly_where_balls_can_through_it():
+    for view in ("endline", "corner", "side"):
+        camera, court = calibrated_camera(view, 4)
+        assert court_agrees(court.projection(), flights_seen(camera), SIZE[1])
+
+
+def test_a_court_laid_on_the_wrong_lines_is_not_believed():
+    camera, _ = calibrated_camera("side", 1)
+    # the picture's lines taken for a court far smaller than it is (the attack zone
+    # between the near side line and a point a metre in): flights come out at
+    # impossible speeds and places
+    small = np.array([(-4.5, -3.0, 0.0), (-3.5, -3.0, 0.0), (-3.5, 3.0, 0.0), (-4.5, 3.0, 0.0)])
+    pixels, _ = camera.project(small)
+    wrong = from_corners(pixels, SIZE)
+    assert not court_agrees(wrong.projection(), flights_seen(camera), SIZE[1])
+
+
+def test_with_too_few_flights_to_judge_by_the_court_stands():
+    camera, _ = calibrated_camera("side", 1)
+    small = np.array([(-4.5, -3.0, 0.0), (-3.5, -3.0, 0.0), (-3.5, 3.0, 0.0), (-4.5, 3.0, 0.0)])
+    wrong = from_corners(camera.project(small)[0], SIZE)
+    assert court_agrees(wrong.projection(), flights_seen(camera, count=2), SIZE[1])

@@ -22,6 +22,7 @@ from volley.progress import Progress, silent
 from vproc.audio import AudioCues, listen
 from vproc.court import Court, find_court, from_corners
 from vproc.decode import FrameSource
+from vproc.physics import court_agrees
 from vproc.detector import BallDetector
 from vproc.probe import probe
 from vproc.rallies import find_rallies, play_flights
@@ -58,12 +59,13 @@ class BallTrack:
     def court(self, given: CourtView | None = None) -> tuple[Court | None, CourtView | None]:
         """The court in analysis pixels (for the stats) and as users see it (source
         pixels): the one `given` by the user, else the one found in the frames kept
-        for it, else (None, None)."""
+        for it when the ball's flights agree with it (`vproc.physics.court_agrees`),
+        else (None, None)."""
         if given is not None:
             corners = np.asarray(given.corners, float) / self.scale
             return from_corners(corners, (self.width, self.height), beach=given.beach), given
         found = find_court(self.court_frames)
-        if found is None:
+        if found is None or not court_agrees(found.projection(), self.play(), self.height):
             return None, None
         corners = tuple((float(x) * self.scale, float(y) * self.scale) for x, y in found.corners)
         return found, CourtView(corners, found.camera_height_m, found.beach, by="engine")

@@ -29,6 +29,14 @@ MIN_POINTS = 6
 #: A fit is believed when its points reproject within this many pixels (RMS), per
 #: 360 picture rows.
 MAX_RMS = 3.0
+#: Where a flight may start and end (m from the court's centre: x across, y along,
+#: z up), and the fastest a volleyball goes (m/s; a top serve is ~35).
+ROOM = np.array([15.0, 25.0, 15.0])
+MAX_SPEED = 45.0
+#: A court found in the picture is believed when at least AGREE of the ball's flights
+#: (once MIN_JUDGED can be fitted) are `believable` through it.
+MIN_JUDGED = 5
+AGREE = 0.5
 #: The least tracking noise assumed (pixels per 360 rows) when saying how sure a fit is.
 NOISE_FLOOR = 0.5
 
@@ -147,3 +155,23 @@ def _reprojection(path: Path3D, t: np.ndarray, uv: np.ndarray, projection: np.nd
     if (seen[:, 2] <= 0).any():  # behind the camera: no real path
         return float("inf")
     return float(np.sqrt(np.mean(np.sum((seen[:, :2] / seen[:, 2:3] - uv) ** 2, axis=1))))
+
+
+def believable(path: Path3D) -> bool:
+    """Whether a fitted flight could happen in a gym or on a beach: both ends within
+    ROOM of the court's centre (m) and slower than MAX_SPEED."""
+    ends = path.at(np.array([path.t0, path.t1]))
+    inside = (np.abs(ends) <= ROOM).all() and (ends[:, 2] >= -1.0).all()
+    return bool(inside and path.speed(path.t0) <= MAX_SPEED)
+
+
+def court_agrees(projection: np.ndarray, flights, rows: int) -> bool:
+    """Whether the ball's flights, fitted under gravity through this camera, mostly
+    fly where a ball can: a court fitted to the wrong lines puts them underground, far
+    beyond the walls or at impossible speeds. With fewer than MIN_JUDGED fitted flights
+    there is nothing to judge by, and the court stands."""
+    paths = [fit_path(f.t, np.c_[f.x, f.y], projection, rows) for f in flights]
+    paths = [p for p in paths if p is not None]
+    if len(paths) < MIN_JUDGED:
+        return True
+    return sum(believable(p) for p in paths) >= AGREE * len(paths)
