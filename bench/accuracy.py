@@ -60,7 +60,7 @@ def main() -> None:
     parser.add_argument("--leave-out", nargs="*", metavar="FAMILY=VALUE",
                         help="also train and score a model without each family value (all of them, or those given)")
     parser.add_argument("--train-work", type=Path, default=ROOT / ".cache" / "train")
-    parser.add_argument("--train-games", type=int, default=64)
+    parser.add_argument("--train-games", type=int, default=40)
     parser.add_argument("--train-small", type=int, default=12)
     args = parser.parse_args()
     specs = [GameSpec(seed=args.seed_base + i, rallies=args.rallies, **VARIANTS[i % len(VARIANTS)]) for i in range(args.games)]

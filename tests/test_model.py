@@ -1,4 +1,4 @@
-"""The rally model: boosted trees fitted in numpy, saved as JSON, shipped trained;
+"""The rally model: boosted trees fitted by LightGBM and kept as our own JSON trees, shipped trained;
 the moment features and segments, and the candidate stretches that turn flights into rallies."""
 
 from __future__ import annotations
@@ -31,6 +31,25 @@ def test_the_trees_learn_a_conditional_rule_that_holds_on_unseen_rows():
     unseen, truth = _rows(1000, seed=2)
     accuracy = float(((trees.probabilities(unseen) >= 0.5) == truth).mean())
     assert accuracy >= 0.95
+
+
+def test_the_stored_trees_give_exactly_what_lightgbm_fitted_including_shallow_trees():
+    import lightgbm
+
+    from vproc import trees as learner
+
+    rows, labels = _rows(2000, seed=4)
+    soft = np.where(labels, 0.8, 0.1)  # the candidate trees learn shares, not yes/no
+    params = {"objective": "cross_entropy", "learning_rate": learner.RATE, "max_depth": learner.DEPTH,
+              "num_leaves": 2**learner.DEPTH, "min_sum_hessian_in_leaf": learner.MIN_LEAF, "min_data_in_leaf": 1,
+              "lambda_l2": learner.L2, "max_bin": learner.BINS, "num_threads": 2, "deterministic": True,
+              "force_row_wise": True, "seed": 0, "verbose": -1}
+    booster = lightgbm.train(params, lightgbm.Dataset(rows, soft), num_boost_round=learner.TREES)
+    ours = fit(rows, soft, NAMES)
+    unseen, _ = _rows(500, seed=5)
+    assert np.abs(ours.probabilities(unseen) - booster.predict(unseen)).max() < 1e-4
+    # a rule this simple leaves most trees shallower than DEPTH: their leaves fill the levels below
+    assert any(np.isinf(t).any() for t in np.asarray(ours.thresholds))
 
 
 def test_trees_survive_a_round_trip_through_json_and_refuse_other_columns():

@@ -1,11 +1,12 @@
-"""Gradient-boosted decision trees in numpy: the one learner behind vproc's models.
+"""Gradient-boosted decision trees: the one learner behind vproc's models.
 
-Both of vproc's learned decisions (which flights are the ball in play, and which
-moments of the game are inside a rally) are yes/no questions over a few dozen
-scale-free numbers whose meaning is conditional, which is what shallow boosted
-trees handle well. Written here rather than taken from a library because the
-whole learner is ~100 lines, needs nothing beyond numpy at run time and stores
-as plain JSON next to the code.
+vproc's learned decisions (which flights are the ball in play, which moments of the
+game are inside a rally, which stretches are rallies) are questions over a few dozen
+numbers whose meaning is conditional, which is what shallow boosted trees handle
+well. LightGBM fits them (`fit`: on the moment model's ~400,000 rows it takes seconds
+where our own numpy learner took most of an hour, which made held-out training runs
+impractical); the trees are then kept in our own form (`Trees`: complete trees of
+fixed depth, plain JSON next to the code), so running a model needs numpy only.
 
 No I/O; `Trees.to_json` / `Trees.from_json` give and take plain data.
 """
@@ -25,7 +26,7 @@ TREES = 300
 RATE = 0.05
 MIN_LEAF = 5.0
 L2 = 1.0
-#: Split candidates per feature (quantiles of the training rows).
+#: Split candidates per feature (LightGBM's histogram bins).
 BINS = 32
 
 
@@ -76,26 +77,51 @@ class Trees:
 
 
 def fit(rows: np.ndarray, labels: np.ndarray, features: tuple[str, ...]) -> Trees:
-    """Gradient boosting on the logistic loss (Newton steps per leaf)."""
-    y = np.asarray(labels).astype(float)
-    prior = min(max(y.mean(), 1e-3), 1 - 1e-3)
-    base = float(np.log(prior / (1 - prior)))
-    edges = [np.unique(np.quantile(column, np.linspace(0, 1, BINS + 1)[1:-1])) for column in rows.T]
-    binned = np.stack([np.searchsorted(e, column, side="left") for e, column in zip(edges, rows.T)], axis=1)
-    logit = np.full(len(y), base)
-    trees = []
-    for _ in range(TREES):
-        p = 1.0 / (1.0 + np.exp(-logit))
-        split_features, thresholds, leaves = _grow(binned, edges, p - y, p * (1 - p))
-        logit += leaves[_leaf(rows, split_features, thresholds, DEPTH)]
-        trees.append((split_features, thresholds, leaves))
+    """Gradient boosting on the logistic loss (Newton steps per leaf); labels may be
+    shares between 0 and 1 (the candidate trees learn an expected match). LightGBM
+    fits (its histogram learner with these settings), and its trees are stored in this
+    module's form, so running a model
+    needs numpy only."""
+    import lightgbm  # training only: running a model needs numpy alone
+
+    y = np.clip(np.asarray(labels, dtype=float), 0.0, 1.0)
+    params = {
+        "objective": "cross_entropy", "learning_rate": RATE, "max_depth": DEPTH, "num_leaves": 2**DEPTH,
+        "min_sum_hessian_in_leaf": MIN_LEAF, "min_data_in_leaf": 1, "lambda_l2": L2, "max_bin": BINS,
+        "num_threads": 2, "deterministic": True, "force_row_wise": True, "seed": 0, "verbose": -1,
+    }
+    booster = lightgbm.train(params, lightgbm.Dataset(np.asarray(rows, dtype=float), y), num_boost_round=TREES)
+    trees = [_complete(t["tree_structure"]) for t in booster.dump_model()["tree_info"]]
     return Trees(
         tuple(features),
-        base,
+        0.0,  # LightGBM folds the starting log-odds into its first tree's leaves
         tuple(tuple(int(v) for v in t[0]) for t in trees),
         tuple(tuple(float(v) for v in t[1]) for t in trees),
         tuple(tuple(round(float(v), 6) for v in t[2]) for t in trees),
     )
+
+
+def _complete(node: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A LightGBM tree (dumped) as a complete tree of DEPTH levels: a leaf above the
+    last level becomes inner nodes that never split (an infinite threshold sends every
+    row left) over copies of its value."""
+    features = np.zeros(2**DEPTH - 1, int)
+    thresholds = np.full(2**DEPTH - 1, np.inf)
+    leaves = np.zeros(2**DEPTH)
+
+    def place(node: dict[str, Any], index: int, depth: int) -> None:
+        if "leaf_value" in node or depth == DEPTH:
+            first = (index + 1) * 2 ** (DEPTH - depth) - 2**DEPTH  # the leftmost leaf below
+            leaves[first:first + 2 ** (DEPTH - depth)] = node.get("leaf_value", 0.0)
+            return
+        if node["decision_type"] != "<=":
+            raise ValueError(f"unexpected LightGBM split {node['decision_type']!r}")
+        features[index], thresholds[index] = node["split_feature"], float(node["threshold"])
+        place(node["left_child"], 2 * index + 1, depth + 1)  # x <= threshold
+        place(node["right_child"], 2 * index + 2, depth + 1)
+
+    place(node, 0, 0)
+    return features, thresholds, leaves
 
 
 def _leaf(rows: np.ndarray, features: np.ndarray, thresholds: np.ndarray, depth: int) -> np.ndarray:
@@ -103,42 +129,3 @@ def _leaf(rows: np.ndarray, features: np.ndarray, thresholds: np.ndarray, depth:
     for _ in range(depth):
         node = 2 * node + 1 + (rows[np.arange(len(rows)), features[node]] > thresholds[node])
     return node - (2**depth - 1)
-
-
-def _grow(binned: np.ndarray, edges: list[np.ndarray], gradient: np.ndarray, hessian: np.ndarray):
-    """One complete tree of DEPTH levels, splits chosen by the Newton gain."""
-    inner = 2**DEPTH - 1
-    features = np.zeros(inner, int)
-    thresholds = np.full(inner, np.inf)
-    leaves = np.zeros(2**DEPTH)
-    node = np.zeros(len(gradient), int)
-    for i in range(inner):
-        here = node == i
-        node[here] = 2 * i + 1
-        best = _best_split(binned[here], gradient[here], hessian[here], [len(e) for e in edges])
-        if best is not None:
-            features[i], b = best
-            thresholds[i] = edges[features[i]][b]
-            node[here & (binned[:, features[i]] > b)] = 2 * i + 2
-    for leaf in range(2**DEPTH):
-        at = node == inner + leaf
-        leaves[leaf] = -RATE * gradient[at].sum() / (hessian[at].sum() + L2)
-    return features, thresholds, leaves
-
-
-def _best_split(binned: np.ndarray, gradient: np.ndarray, hessian: np.ndarray, sizes: list[int]) -> tuple[int, int] | None:
-    """(feature, bin) of the best split of these rows: bins <= b go left. A feature
-    with `sizes[f]` edges has that many places to split."""
-    if hessian.sum() < 2 * MIN_LEAF:
-        return None
-    g_all, h_all = gradient.sum(), hessian.sum()
-    best, best_gain = None, 1e-9
-    for f in range(binned.shape[1]):
-        g = np.cumsum(np.bincount(binned[:, f], gradient, minlength=BINS))[:-1]
-        h = np.cumsum(np.bincount(binned[:, f], hessian, minlength=BINS))[:-1]
-        ok = (h >= MIN_LEAF) & (h_all - h >= MIN_LEAF) & (np.arange(BINS - 1) < sizes[f])
-        gain = np.where(ok, g**2 / (h + L2) + (g_all - g) ** 2 / (h_all - h + L2), -np.inf) - g_all**2 / (h_all + L2)
-        b = int(np.argmax(gain))
-        if gain[b] > best_gain:
-            best, best_gain = (f, b), float(gain[b])
-    return best
