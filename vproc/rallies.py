@@ -120,7 +120,8 @@ def court_stats(flights: list[Flight], court: Court, height: int) -> dict:
     pins it down (SURE_SPEED), the longest flight over the floor and the highest ball in
     metres, the net crossings, and where the last flight comes down (court metres, x
     across and y along from the centre) and whether that is in."""
-    paths = [(f, fit_path(f.t, np.c_[f.x, f.y], court.projection(), height)) for f in flights]
+    camera = court.projection()
+    paths = [(f, fit_path(f.t, np.c_[f.x, f.y], camera, height)) for f in sorted(flights, key=lambda f: f.start)]
     paths = [(f, p) for f, p in paths if p is not None]
     stats: dict = {"serve_kmh": None, "longest_flight_m": None, "top_m": None, "landing_m": None, "landing_in": None}
     if not paths:
