@@ -9,6 +9,7 @@ has marked it already.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -65,7 +66,7 @@ class BallTrack:
             corners = np.asarray(given.corners, float) / self.scale
             return from_corners(corners, (self.width, self.height), beach=given.beach), given
         found = find_court(self.court_frames)
-        if found is None or not court_agrees(found.projection(), self.play(), self.height):
+        if found is None or not court_agrees(found.projection(), self.play, self.height):
             return None, None
         corners = tuple((float(x) * self.scale, float(y) * self.scale) for x, y in found.corners)
         return found, CourtView(corners, found.camera_height_m, found.beach, by="engine")
@@ -75,15 +76,17 @@ class BallTrack:
         """Analysed frames per second (fewer than the video's when frames are skipped)."""
         return analysed_rate(self.frame_times)
 
+    @functools.cached_property
     def play(self) -> list[Flight]:
-        """The flights the flight model takes for the ball in play."""
+        """The flights the flight model takes for the ball in play (worked out once:
+        the court check and the track both ask)."""
         return play_flights(self.flights, self.width, self.height, self.frame_rate, sound=self.sound)
 
     def points(self, play_only: bool = True) -> list[BallPoint]:
         """The ball in source pixels at every analysed frame inside a flight."""
         times = np.asarray(self.frame_times)
         points = []
-        for flight in self.play() if play_only else self.flights:
+        for flight in self.play if play_only else self.flights:
             inside = times[(times >= flight.start - 1e-6) & (times <= flight.end + 1e-6)]
             for t in inside:
                 x, y = flight.position(float(t))
