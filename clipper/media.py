@@ -31,8 +31,17 @@ class Media:
         return codec == "h264" and video_ok and audio_ok
 
     def joins_with(self, other: "Media") -> bool:
-        """True when the two can be concatenated by stream copy."""
-        return self.video == other.video and self.audio == other.audio
+        """True when the two can be concatenated by stream copy. H.264 clips may differ
+        in profile: a clip whose first frames were re-encoded starts with x264's
+        lowest fitting profile (Main) where one cut on a keyframe starts with the
+        source's (High), and each clip carries its parameter sets in band, as its own
+        parts already do (framer.parts)."""
+        return _joinable(self.video) == _joinable(other.video) and self.audio == other.audio
+
+
+def _joinable(video: tuple) -> tuple:
+    """What must match for a stream-copy join: all of `Media.video`, the profile aside for H.264."""
+    return video[:1] + video[2:] if video[0] == "h264" else video
 
 
 def is_faststart(path: Path) -> bool:

@@ -188,6 +188,27 @@ def test_clips_that_differ_are_re_encoded_into_one_reel(games, tmp_path):
     assert durations["audio"] == pytest.approx(durations["video"], abs=0.1)
 
 
+def test_clips_that_differ_only_in_h264_profile_are_joined_without_re_encoding(games, tmp_path):
+    """A rally cut on a keyframe keeps the source's High profile; one whose first
+    frames were re-encoded starts as Main. Re-encoding every clip of a game for its
+    reels because of that took most of the build on a 10-minute game."""
+    game = games["bframes"]
+    rallies = [Rally(1, 4.0, 5.5, score=1), Rally(2, 9.1, 10.5, score=1)]  # keyframes every 2 s
+    segments = export_rallies(game.path, game.info, rallies, tmp_path / "work", 0, 0)
+    outputs = build_outputs(segments, rallies, tmp_path / "out", 2)
+    profiles = {ffprobe(outputs.clips[r.index], "stream=profile")["streams"][0]["profile"] for r in rallies}
+    assert profiles == {"High", "Main"}
+    copied = [size for r in rallies for size in packet_sizes(outputs.clips[r.index])]
+    assert packet_sizes(outputs.digest) == copied
+    assert decode_errors(outputs.digest) == ""
+    assert runs(frame_numbers(outputs.digest)) == [runs(frame_numbers(outputs.clips[r.index]))[0] for r in rallies]
+
+
+def packet_sizes(path) -> list[int]:
+    with av.open(str(path)) as container:
+        return [p.size for p in container.demux(video=0) if p.size]
+
+
 def test_an_ffmpeg_failure_surfaces_as_ffmpeg_error(tmp_path):
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(200))
