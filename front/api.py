@@ -19,16 +19,17 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, ValidationError
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from front import games as game_service
+from front.bounds import BoundedJSONParser
 from front.exceptions import UploadRejected
 from front.links import absolute, share_url, store_url
 from front.models import Game, Rally, Share
 from front.sniff import not_video_reason
-from pusher.store import get_store
+from pusher.store import StoreError, get_store
 from volley.exceptions import BadInput
 
 
@@ -138,14 +139,15 @@ class GameSerializer(GameListSerializer):
 
 
 class ShareSerializer(serializers.Serializer):
-    rally = serializers.IntegerField(required=False, allow_null=True, min_value=1, help_text="share one rally")
+    rally = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=100_000,
+                                     help_text="share one rally")
 
 
 class GameViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
     """Your games. `POST` takes a video in the multipart field `video` (files up to
     VOLLEY_MAX_DIRECT_UPLOAD_BYTES; browsers upload bigger ones through /api/uploads/)."""
 
-    parser_classes = [MultiPartParser, JSONParser]
+    parser_classes = [MultiPartParser, BoundedJSONParser]
     queryset = Game.objects.none()  # typed for the schema; get_queryset picks the user's
     lookup_value_converter = "uuid"
 
@@ -264,11 +266,28 @@ class ShareView(APIView):
 
 # --- browser uploads: multipart straight to the store -----------------------------------
 
+#: While one request completes an upload, its id carries this mark, so a second
+#: "complete" at the same time finds it taken instead of completing twice.
+COMPLETING = "completing:"
+
+
+def _claim_completion(game: Game) -> str:
+    """Mark the upload as being completed (one atomic update: exactly one request wins)
+    and return its id; 409 for the others."""
+    upload_id = game.upload_id
+    claimed = Game.objects.filter(id=game.id, status=Game.Status.UPLOADING, upload_id=upload_id).update(
+        upload_id=COMPLETING + upload_id)
+    if not claimed:
+        raise Conflict("the upload is being completed")
+    return upload_id
+
+
 class UploadStart(serializers.Serializer):
     name = serializers.CharField(max_length=300)
-    size = serializers.IntegerField(min_value=1)
-    type = serializers.CharField(required=False, allow_blank=True, default="")
-    head = serializers.CharField(help_text="base64 of the file's first bytes (≥ 64), to refuse non-videos at once")
+    size = serializers.IntegerField(min_value=1, max_value=2**62)  # over the limit: 413; over this: 400
+    type = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+    head = serializers.CharField(max_length=65536,
+                                 help_text="base64 of the file's first bytes (≥ 64), to refuse non-videos at once")
 
 
 class UploadPartSerializer(serializers.Serializer):
@@ -295,7 +314,11 @@ class UploadViewSet(viewsets.GenericViewSet):
     lookup_value_converter = "uuid"
 
     def _game(self, request, pk) -> Game:
-        return get_object_or_404(Game, id=pk, owner=request.user, status=Game.Status.UPLOADING)
+        """The user's open upload; 409 while another request completes it."""
+        game = get_object_or_404(Game, id=pk, owner=request.user, status=Game.Status.UPLOADING)
+        if game.upload_id.startswith(COMPLETING):
+            raise Conflict("the upload is being completed")
+        return game
 
     @extend_schema(request=UploadStart, responses={201: UploadStateSerializer})
     def create(self, request):
@@ -316,7 +339,7 @@ class UploadViewSet(viewsets.GenericViewSet):
             game = Game.objects.create(owner=request.user, name=Path(data["name"]).stem[:200] or "game",
                                        source_size=data["size"])
             game.source_key = game_service.source_key(game, data["name"])
-            game.upload_id = get_store().start_upload(game.source_key, data["type"] or "video/mp4")
+            game.upload_id = get_store().start_upload(game.source_key, game_service.source_type(data["type"] or "video/mp4"))
             game.save(update_fields=["source_key", "upload_id"])
         return Response(self._state(game), status=status.HTTP_201_CREATED)
 
@@ -332,7 +355,8 @@ class UploadViewSet(viewsets.GenericViewSet):
         game = self._game(request, pk)
         count = self._count(game)
         numbers = request.data.get("numbers") or []
-        if not isinstance(numbers, list) or not all(isinstance(n, int) and 1 <= n <= count for n in numbers):
+        if not isinstance(numbers, list) or len(numbers) > count or not all(
+                isinstance(n, int) and 1 <= n <= count for n in numbers):
             raise ValidationError({"numbers": f"part numbers between 1 and {count}"})
         store = get_store()
         return Response({"urls": {str(n): absolute(request, store.part_url(game.source_key, game.upload_id, n))
@@ -341,12 +365,22 @@ class UploadViewSet(viewsets.GenericViewSet):
     @extend_schema(request=None, responses=GameSerializer)
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
+        """Join the parts into the game's video and queue it. Only one request completes an
+        upload: a second one at the same time (a double click, a retry) answers 409."""
         game = self._game(request, pk)
+        upload_id = _claim_completion(game)
         store = get_store()
-        parts = store.uploaded_parts(game.source_key, game.upload_id)
-        if len(parts) != self._count(game) or sum(p.size for p in parts) != game.source_size:
-            raise ValidationError({"parts": f"{len(parts)} of {self._count(game)} parts are in; send the rest"})
-        store.complete_upload(game.source_key, game.upload_id)
+        try:
+            parts = store.uploaded_parts(game.source_key, upload_id)
+            if len(parts) != self._count(game) or sum(p.size for p in parts) != game.source_size:
+                raise ValidationError({"parts": f"{len(parts)} of {self._count(game)} parts are in; send the rest"})
+            store.complete_upload(game.source_key, upload_id)
+        except (ValidationError, StoreError) as err:
+            # Not completed: the upload stays open, for the missing parts or another try.
+            Game.objects.filter(id=game.id, upload_id=COMPLETING + upload_id).update(upload_id=upload_id)
+            if isinstance(err, StoreError):
+                raise ValidationError({"parts": f"the upload could not be completed: {err}"}) from None
+            raise
         reason = not_video_reason(store.read_head(game.source_key, 4096))
         if reason:
             store.delete_prefix(game.prefix)
@@ -357,14 +391,18 @@ class UploadViewSet(viewsets.GenericViewSet):
 
     @extend_schema(responses={204: None})
     def destroy(self, request, pk=None):
-        game_service.delete_game(self._game(request, pk))
+        # Not `_game`: an upload whose completion died half-way must still be deletable.
+        game_service.delete_game(get_object_or_404(Game, id=pk, owner=request.user, status=Game.Status.UPLOADING))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def _count(self, game: Game) -> int:
         return max(1, -(-game.source_size // settings.UPLOAD_PART_BYTES))
 
     def _state(self, game: Game) -> dict:
-        parts = get_store().uploaded_parts(game.source_key, game.upload_id)
+        try:
+            parts = get_store().uploaded_parts(game.source_key, game.upload_id)
+        except StoreError as err:  # completed or given up meanwhile
+            raise Conflict(f"the upload is no longer open: {err}") from None
         return {"game": str(game.id), "name": game.name, "size": game.source_size,
                 "part_size": settings.UPLOAD_PART_BYTES, "part_count": self._count(game),
                 "uploaded": [{"number": p.number, "size": p.size} for p in parts]}

@@ -4,6 +4,7 @@ each sets up Django, then does one thing."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import sys
@@ -29,12 +30,17 @@ def _migrate() -> None:
 def serve(args) -> int:
     """The web front on one machine. Embedded (no VOLLEY_REDIS_URL): SQLite, local
     files and the stages in a thread of this process. Production uses gunicorn."""
+    _allow_serve_host(args.host)
     setup()
     from django.conf import settings
     from django.core.servers.basehttp import WSGIServer, get_internal_wsgi_application, run
 
     from front.queues import InProcess
     from front.recovery import reconcile
+    from front.security import beyond_loopback_warning, is_loopback
+
+    if not is_loopback(args.host):
+        print(beyond_loopback_warning(args.host, args.port), file=sys.stderr, flush=True)
 
     _migrate()
     if settings.EMBEDDED:
@@ -45,6 +51,18 @@ def serve(args) -> int:
     print(f"Volley is at http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
     run(args.host, args.port, get_internal_wsgi_application(), threading=True, server_cls=WSGIServer)
     return 0
+
+
+def _allow_serve_host(host: str) -> None:
+    """A specific `--host` address is one clients use: answer to it besides loopback (read
+    by front/settings.py as VOLLEY_SERVE_HOST). A wildcard (0.0.0.0, ::) names no host:
+    clients' names must be listed in VOLLEY_ALLOWED_HOSTS."""
+    try:
+        wildcard = ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:
+        wildcard = False
+    if host and not wildcard:
+        os.environ["VOLLEY_SERVE_HOST"] = f"[{host.strip('[]')}]" if ":" in host else host
 
 
 DEMO_USER, DEMO_PASSWORD = "demo", "volley-demo"

@@ -4,6 +4,8 @@ should start."""
 
 from __future__ import annotations
 
+import re
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -13,9 +15,33 @@ from front.models import STAGES, Game, next_attempt
 from front.sniff import not_video_reason
 
 
+#: The uploaded video's name in the store, beside what Volley made of it; never served.
+SOURCE_NAME = "source"
+
+
+#: Extensions a source keeps in its key (for whoever looks in the bucket); any other becomes
+#: .bin: S3 servers guess a type from the key's extension, and evil.html must not be text/html.
+VIDEO_EXTENSIONS = {"mp4", "m4v", "mov", "mkv", "webm", "avi", "mts", "m2ts", "ts", "3gp", "mpg", "mpeg", "wmv"}
+
+
 def source_key(game: Game, filename: str) -> str:
-    suffix = "".join(c for c in filename.rsplit(".", 1)[-1].lower() if c.isalnum())[:8] if "." in filename else "bin"
-    return f"{game.prefix}source.{suffix or 'bin'}"
+    suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    return f"{game.prefix}{SOURCE_NAME}.{suffix if suffix in VIDEO_EXTENSIONS else 'bin'}"
+
+
+def is_source_key(key: str) -> bool:
+    """True for a game's uploaded source (`games/<id>/source.<ext>`), whatever its extension."""
+    folder, _, name = key.rpartition("/")
+    return folder.count("/") == 1 and folder.startswith("games/") and name.partition(".")[0] == SOURCE_NAME
+
+
+def source_type(declared: str) -> str:
+    """The content type the source is stored with: the one the client declared when it is a
+    video type, else a type no browser renders (a declared text/html must not stick)."""
+    return declared if _VIDEO_TYPE.fullmatch(declared or "") else "application/octet-stream"
+
+
+_VIDEO_TYPE = re.compile(r"video/[a-z0-9][a-z0-9.+-]{0,60}")
 
 
 def start_from_file(owner, name: str, path, filename: str, content_type: str = "video/mp4") -> Game:
@@ -25,7 +51,7 @@ def start_from_file(owner, name: str, path, filename: str, content_type: str = "
     game = Game.objects.create(owner=owner, name=name, source_size=path.stat().st_size)
     game.source_key = source_key(game, filename)
     game.save(update_fields=["source_key"])
-    get_store().put_file(game.source_key, path, content_type=content_type)
+    get_store().put_file(game.source_key, path, content_type=source_type(content_type))
     queue_game(game)
     return game
 

@@ -4,17 +4,26 @@ local store hands out. In production the browser talks to S3/the CDN instead."""
 
 from __future__ import annotations
 
-import mimetypes
 import re
+import unicodedata
 
-from django.http import FileResponse, Http404, HttpResponse, HttpResponseForbidden, StreamingHttpResponse
+from django.http import (FileResponse, Http404, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden,
+                         StreamingHttpResponse)
 from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from front.games import is_source_key
+from pusher.base import check_key
 from pusher.store import LocalStore, StoreError, get_store
 
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
+#: What Volley makes and serves, by extension, and the only types it answers with: a
+#: type guessed from any other name (an upload named evil.html) could run on our origin.
+SERVED_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg"}
+#: One range of at most 19 digits a side: int() of thousands of digits is slow, then fails.
+_RANGE = re.compile(r"bytes=(\d{0,19})-(\d{0,19})$")
+#: A longer Range header is not a player seeking: it is refused, not parsed.
+MAX_RANGE_HEADER = 200
 CHUNK = 1024 * 1024
 
 
@@ -33,14 +42,33 @@ def _signed(request, store: LocalStore) -> bool:
 @require_http_methods(["GET", "HEAD"])
 def media(request, key: str):
     store = _local_store()
+    try:
+        check_key(key)
+    except ValueError:
+        return HttpResponseBadRequest("bad file name", content_type="text/plain")
     if not _signed(request, store):
         return HttpResponseForbidden("link expired or not signed")
+    content_type = SERVED_TYPES.get(_suffix(key))
+    # The uploaded source is never served, even on a validly signed URL.
+    if content_type is None or is_source_key(key):
+        raise Http404("no such file")
     path = store.path(key)
     if not path.is_file():
         raise Http404("no such file")
+    response = _ranged(request, path, content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    if request.GET.get("dl") and response.status_code != 416:
+        response["Content-Disposition"] = content_disposition_header(True, safe_download_name(request.GET["dl"], key))
+    return response
+
+
+def _ranged(request, path, content_type: str) -> HttpResponse:
+    """The whole file, or the one byte range asked for (players seek with it)."""
     size = path.stat().st_size
-    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    match = _RANGE.match(request.headers.get("Range", ""))
+    header = request.headers.get("Range", "")
+    if len(header) > MAX_RANGE_HEADER:
+        return HttpResponseBadRequest("Range header too long", content_type="text/plain")
+    match = _RANGE.match(header)
     if not match or not (match.group(1) or match.group(2)):
         response = FileResponse(path.open("rb"), content_type=content_type)
     else:
@@ -53,9 +81,23 @@ def media(request, key: str):
         response["Content-Range"] = f"bytes {first}-{last}/{size}"
         response["Content-Length"] = str(last - first + 1)
     response["Accept-Ranges"] = "bytes"
-    if request.GET.get("dl"):
-        response["Content-Disposition"] = content_disposition_header(True, request.GET["dl"])
     return response
+
+
+def _suffix(key: str) -> str:
+    name = key.rpartition("/")[2]
+    return name[name.rfind("."):].lower() if "." in name else ""
+
+
+def safe_download_name(name: str, key: str) -> str:
+    """A file name a browser saves as it is: no folders, no control or quoting characters,
+    at most 120 characters, ending with the served file's extension."""
+    name = unicodedata.normalize("NFC", name).replace("\\", "/").rpartition("/")[2]
+    name = "".join(c if c.isprintable() and c not in '"<>:|?*;' else "_" for c in name).strip(" .")[:120]
+    suffix = _suffix(key)
+    if not name.lower().endswith(suffix):
+        name = f"{name or 'volley'}{suffix}"
+    return name
 
 
 def _span(match, size: int) -> tuple[int, int]:

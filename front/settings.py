@@ -11,14 +11,11 @@ from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from volley.exceptions import SettingError
-from volley.settings import env_bool, env_choice, env_int, env_list, env_path, env_str
+from volley.settings import env_bool, env_choice, env_int, env_list, env_path, env_str, secret_key
 from volley.telemetry import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = env_path("DATA_DIR", Path("volley-data")).resolve()
-
-#: Embedded mode only: a fixed key is fine there, the service listens on loopback by default.
-_DEV_SECRET = "volley-embedded-dev-key-not-for-production"
 
 
 def _database(url: str) -> dict:
@@ -51,12 +48,12 @@ REDIS_URL = env_str("REDIS_URL", "")
 EMBEDDED = not REDIS_URL  # no queue server: stages run in a thread of the web process
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET if not env_str("S3_ENDPOINT", "") else "")
-if not SECRET_KEY:
-    raise SettingError("VOLLEY_SECRET_KEY must be set when VOLLEY_S3_ENDPOINT is (production)")
-#: Embedded, the server is the user's own machine, reached by whatever name it has;
-#: production lists its public host names.
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["*"] if EMBEDDED else ["localhost", "127.0.0.1", "[::1]"])
+#: Required in production; embedded, a random key kept in DATA_DIR/secret.key.
+SECRET_KEY = secret_key(DATA_DIR)
+#: Host names the front answers to, in every mode: share and media links are built from
+#: the request's host, so a forged Host header must be refused, not echoed into links.
+#: `volley serve --host ADDRESS` adds that address (VOLLEY_SERVE_HOST, set by the command).
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] + env_list("SERVE_HOST", []))
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 #: The front's public address (https://volley.example.com), for share links and OpenGraph
 #: tags; empty = taken from each request.
@@ -76,6 +73,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "front.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -132,6 +130,25 @@ FILE_UPLOAD_TEMP_DIR = None
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+#: HSTS: Django sends it only on HTTPS responses (behind the ingress: X-Forwarded-Proto),
+#: so plain-HTTP probes and the embedded mode on loopback never see it.
+SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 0 if EMBEDDED else 365 * 24 * 3600, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD", False)
+#: The ingress redirects to HTTPS; set it when nothing in front of Volley does. The
+#: health checks stay on plain HTTP (kubelet probes).
+SECURE_SSL_REDIRECT = env_bool("SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SILENCED_SYSTEM_CHECKS = [
+    # HSTS for every subdomain and the browsers' preload list bind the whole domain, which
+    # is its owner's call: VOLLEY_HSTS_INCLUDE_SUBDOMAINS, VOLLEY_HSTS_PRELOAD.
+    "security.W005", "security.W021",
+    # The ingress redirects HTTP to HTTPS (docs/operations.md); VOLLEY_SSL_REDIRECT is for
+    # a front with nothing before it.
+    "security.W008",
+]
 
 REST_FRAMEWORK = {
     # Token first: a bad token answers 401 with a WWW-Authenticate header.
@@ -141,7 +158,13 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # Bounded integers and JSON depth: hostile values answer 400, never 500.
+    "DEFAULT_PAGINATION_CLASS": "front.bounds.BoundedPagination",
+    "DEFAULT_PARSER_CLASSES": [
+        "front.bounds.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "PAGE_SIZE": 50,
 }
 SPECTACULAR_SETTINGS = {

@@ -9,10 +9,8 @@ from urllib.parse import urlsplit
 
 from volley.exceptions import SettingError
 from volley.settings import env_choice, env_int, env_path, env_str
+from volley.settings import secret_key as _secret_key
 
-#: Embedded mode only (no S3 endpoint): the same fixed key as front/settings.py, so the
-#: worker and the front sign and check local URLs alike.
-DEV_SECRET = "volley-embedded-dev-key-not-for-production"
 #: SigV4 presigned URLs live at most 7 days.
 MAX_URL_EXPIRY = 7 * 24 * 3600
 CHECKSUMS = ("when_required", "when_supported")
@@ -51,15 +49,6 @@ def _url(name: str) -> str:
     return value
 
 
-def secret_key(endpoint: str | None = None) -> str:
-    """`VOLLEY_SECRET_KEY`; the dev value only in embedded mode (no S3 endpoint)."""
-    endpoint = _url("S3_ENDPOINT") if endpoint is None else endpoint
-    value = env_str("SECRET_KEY", "" if endpoint else DEV_SECRET)
-    if not value:
-        raise SettingError("VOLLEY_SECRET_KEY must be set when VOLLEY_S3_ENDPOINT is (production)")
-    return value
-
-
 def _addressing(endpoint: str) -> str:
     # SeaweedFS and MinIO need path-style; AWS is retiring it; Spaces takes both.
     chosen = env_choice("S3_ADDRESSING", "auto", ADDRESSING)
@@ -76,6 +65,7 @@ def load() -> StoreSettings:
     expiry = env_int("URL_EXPIRY", 6 * 3600, minimum=60)
     if expiry > MAX_URL_EXPIRY:
         raise SettingError(f"VOLLEY_URL_EXPIRY must be <= {MAX_URL_EXPIRY} (7 days, the SigV4 limit), got {expiry}")
+    data_dir = env_path("DATA_DIR", Path("volley-data")).resolve()
     return StoreSettings(
         endpoint=endpoint,
         region=env_str("S3_REGION", "us-east-1"),
@@ -87,6 +77,7 @@ def load() -> StoreSettings:
         addressing=_addressing(endpoint),
         cdn_url=_url("CDN_URL"),
         url_expiry=expiry,
-        data_dir=env_path("DATA_DIR", Path("volley-data")).resolve(),
-        secret=secret_key(endpoint),
+        data_dir=data_dir,
+        # The same key as the front's (volley.settings), so both sign and check alike.
+        secret=_secret_key(data_dir),
     )

@@ -184,7 +184,10 @@ def test_a_user_uploads_a_game_watches_it_processed_plays_a_rally_and_shares_the
         " return v.src === clip && v.currentTime > 0.5 && !v.error; }",
         arg=clip, timeout=30_000)
     first = page.evaluate("document.getElementById('player').currentTime")
-    page.wait_for_function(f"document.getElementById('player').currentTime > {first}", timeout=10_000)
+    # Functions, not expression strings: Playwright polls a string with eval(), which the
+    # pages' Content-Security-Policy refuses.
+    page.wait_for_function("(first) => document.getElementById('player').currentTime > first", arg=first,
+                           timeout=10_000)
 
     # Share that rally: the link shows at once and joins the page's list of share links.
     rally.locator("button.share-rally").click()
@@ -209,7 +212,7 @@ def test_a_user_uploads_a_game_watches_it_processed_plays_a_rally_and_shares_the
         expect(other.locator("button.share-rally, #share-game, #shares, #logout")).to_have_count(0)
         expect(other.locator("meta[property='og:video']")).to_have_attribute("content", re.compile("X-Amz-Signature="))
         other.locator("li.rally button.play").click()
-        other.wait_for_function("document.getElementById('player').currentTime > 0.5", timeout=30_000)
+        other.wait_for_function("() => document.getElementById('player').currentTime > 0.5", timeout=30_000)
 
         # The owner revokes it; the stranger's link answers 404 from then on.
         listed.locator("button.revoke").click()

@@ -96,7 +96,7 @@ def test_the_owner_marks_the_court_on_the_still_saves_it_and_asks_for_a_reanalys
     expect(card.locator(".court-height")).to_have_text("Camera about 5.7 m above the floor.")
     assert card.locator("polygon.outline").get_attribute("points").startswith("71.7,701.4 ")
     expect(card.locator("button:visible")).to_have_text(["Mark the court again"])  # nothing of the owner's yet
-    page.wait_for_function("document.querySelector('#court .court-still img').naturalWidth > 0")
+    page.wait_for_function("() => document.querySelector('#court .court-still img').naturalWidth > 0")
     still = card.locator(".court-still").bounding_box()
     assert still["width"] <= DEVICES[device]["viewport"]["width"]  # fits a phone's width
     assert abs(still["height"] / still["width"] - HEIGHT / WIDTH) < 0.01  # the whole picture, unstretched

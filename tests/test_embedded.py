@@ -4,56 +4,20 @@ local files, stages in a thread) takes a game, processes it and serves its clips
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
 import time
 import urllib.error
-import urllib.request
 
 import pytest
+
+from tests.embedded import embedded_server, get as _get
 
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _embedded_env(tmp_path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VOLLEY_") and k != "DJANGO_SETTINGS_MODULE"}
-    env.update(VOLLEY_DATA_DIR=str(tmp_path / "data"), VOLLEY_WORK_DIR=str(tmp_path / "work"))
-    return env
-
-
-def _get(url: str, token: str | None = None, headers: dict | None = None):
-    request = urllib.request.Request(url, headers={**(headers or {}), **({"Authorization": f"Token {token}"} if token else {})})
-    return urllib.request.urlopen(request, timeout=30)
-
-
 @pytest.fixture
 def embedded(tmp_path, small_game):
-    port, env = _free_port(), _embedded_env(tmp_path)
-    server = subprocess.Popen([".venv/bin/volley", "serve", "--port", str(port), "--demo", str(small_game.path)],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                _get(f"http://127.0.0.1:{port}/healthz")
-                break
-            except (urllib.error.URLError, ConnectionError):
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"volley serve did not come up:\n{server.stdout.read()}")
-                time.sleep(0.3)
-        token = subprocess.run([".venv/bin/volley", "token", "create", "demo"], env=env, check=True,
-                               capture_output=True, text=True).stdout.strip()
-        yield f"http://127.0.0.1:{port}", token
-    finally:
-        server.terminate()
-        server.wait(20)
+    with embedded_server(tmp_path, "--demo", str(small_game.path)) as server:
+        yield server.base, server.token("demo")
 
 
 def test_the_embedded_service_processes_a_game_and_serves_its_clips(embedded, small_game):

@@ -272,12 +272,12 @@ def test_publish_into_the_local_store(local, tmp_path):
 
 
 # --- settings -------------------------------------------------------------------------------
-def test_without_an_endpoint_the_store_is_local_with_the_dev_secret(no_settings, tmp_path):
+def test_without_an_endpoint_the_store_is_local_with_a_key_of_its_data_dir(no_settings, tmp_path):
     no_settings.setenv("VOLLEY_DATA_DIR", str(tmp_path))
     store = get_store()
     assert isinstance(store, LocalStore) and store.root == tmp_path / "store"
     assert get_store() is store
-    assert config.load().secret == config.DEV_SECRET
+    assert config.load().secret == (tmp_path / "secret.key").read_text().strip()
 
 
 def test_the_configured_s3_store_talks_to_the_server(no_settings, s3_server, prefix, tmp_path):

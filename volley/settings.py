@@ -8,6 +8,7 @@ All settings and their defaults are listed in docs/settings.md.
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 from volley.exceptions import SettingError
@@ -102,3 +103,49 @@ def node_name() -> str:
     import socket
 
     return env_str("NODE_NAME", socket.gethostname())
+
+
+#: The embedded mode's signing key, made on first start under `VOLLEY_DATA_DIR`.
+SECRET_FILE = "secret.key"
+
+
+def production() -> bool:
+    """True when the service runs on production parts (a queue server or an S3 store):
+    there a signing key must be given, never made up on one machine."""
+    return bool(_raw("REDIS_URL") or _raw("S3_ENDPOINT"))
+
+
+def secret_key(data_dir: Path) -> str:
+    """`VOLLEY_SECRET_KEY`; in production a `SettingError` without it. Embedded, a random
+    key kept in `data_dir/secret.key` (mode 0600), made on first use: a key in the source
+    would let anyone who saw one link forge URLs for every file of that game."""
+    value = _raw("SECRET_KEY")
+    if value:
+        return value
+    if production():
+        raise SettingError(f"{PREFIX}SECRET_KEY must be set in production "
+                           f"({PREFIX}REDIS_URL or {PREFIX}S3_ENDPOINT is set)")
+    return _embedded_secret(Path(data_dir) / SECRET_FILE)
+
+
+def _embedded_secret(path: Path) -> str:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written whole to a private temporary file, then linked into place: a second
+        # process starting at the same time either wins the link or reads the full key.
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(48) + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    if path.stat().st_mode & 0o077:  # copied with looser rights: only its owner may read it
+        path.chmod(0o600)
+    value = path.read_text().strip()
+    if not value:
+        raise SettingError(f"{path} is empty: delete it to make a new signing key")
+    return value

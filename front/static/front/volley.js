@@ -31,3 +31,12 @@ function apiMessage(data) {
   if (data.detail) return data.detail;
   return Object.values(data).flat().join(" ");
 }
+
+// The pages carry no inline script, handler or style (the Content-Security-Policy allows
+// none): what they need on load is set here. Scripts come last in the page, so it is parsed.
+for (const bar of document.querySelectorAll(".bar[data-percent]")) bar.style.width = `${bar.dataset.percent}%`;
+for (const form of document.querySelectorAll("form[data-confirm]")) {
+  form.addEventListener("submit", (event) => {
+    if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+  });
+}
