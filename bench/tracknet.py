@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vproc.labelled import ball_hits  # noqa: E402
+from vproc.labelled import ball_hits, tracknet_labels  # noqa: E402
 
 CLIP = ROOT.parent / "shared" / "realdata" / "tracknet-beach-21f"
 
@@ -25,10 +25,11 @@ def main() -> None:
     video, labels = CLIP / "VolleyballShortClip.mp4", CLIP / "VolleyballShortClip.csv"
     if not video.exists():
         sys.exit(f"missing: {video}")
-    hits = ball_hits(video, labels)
+    hits = ball_hits(video, tracknet_labels(video, labels))
     print(f"labelled frames            : {hits.labelled} (the detector reports all but the first and last two)")
     print(f"ball among the candidates  : {hits.among_candidates} of {hits.labelled}   (within 10 px)")
     print(f"ball followed by a flight  : {hits.followed} of {hits.labelled}")
+    print(f"...one taken for play      : {hits.in_play} of {hits.labelled}")
     print(f"candidates per frame       : {hits.candidates_per_frame:.1f}")
 
 

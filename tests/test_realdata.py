@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.conftest import realdata
 from vproc.analyse import analyse
-from vproc.labelled import ball_hits
+from vproc.labelled import ball_hits, frame_labels, tracknet_labels
 
 
 @pytest.mark.slow
@@ -25,6 +27,16 @@ def test_it_finds_the_ball_within_10_px_in_most_of_the_tracknet_frames():
     # The detector reports a frame once it has seen two on either side, so the clip's
     # first two and last two of 21 frames can never count: 17 is the most possible.
     clip = realdata("tracknet-beach-21f")
-    hits = ball_hits(clip / "VolleyballShortClip.mp4", clip / "VolleyballShortClip.csv")
+    video = clip / "VolleyballShortClip.mp4"
+    hits = ball_hits(video, tracknet_labels(video, clip / "VolleyballShortClip.csv"))
     assert hits.labelled == 21
     assert hits.among_candidates > hits.labelled / 2, hits
+
+
+def test_a_flight_taken_for_play_follows_the_hand_labelled_ball_through_most_of_the_katowice_bedzin_rally():
+    # tests/kats_ball_labels.json: the ball marked by hand in every third frame (null
+    # where hidden or above the picture); bench/kats_ball.py prints the figures.
+    video = realdata("kats-beds-rally", "kats-beds-clip.mp4")
+    hits = ball_hits(video, frame_labels(video, Path(__file__).with_name("kats_ball_labels.json")))
+    assert hits.labelled > 100 and 0 < hits.repeated < hits.labelled / 4
+    assert hits.in_play > hits.judged / 2, hits

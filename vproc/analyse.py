@@ -24,6 +24,7 @@ from vproc.audio import AudioCues, listen
 from vproc.court import Court, find_court, from_corners
 from vproc.decode import FrameSource
 from vproc.physics import court_agrees
+from vproc.players import MotionLog, PlayersMotion
 from vproc.detector import BallDetector
 from vproc.probe import probe
 from vproc.rallies import find_rallies, play_flights
@@ -55,6 +56,7 @@ class BallTrack:
     scale: float  # analysis pixels -> source (display) pixels
     source: FrameSource
     sound: AudioCues | None = None  # the game's audio cues, when it has sound
+    motion: PlayersMotion | None = None  # the players' motion in the analysed frames
     court_frames: list[np.ndarray] = dataclasses.field(default_factory=list)  # grey analysis frames
 
     def court(self, given: CourtView | None = None) -> tuple[Court | None, CourtView | None]:
@@ -128,6 +130,7 @@ def analyse(
         source_scale=track.scale,
         sound=sound,
         court=court_here,
+        motion=track.motion,
     )
     progress(STAGE, 1.0)
     return Analysis(video=video, track=track.points(), rallies=rallies, court=court)
@@ -144,22 +147,27 @@ def track_ball(
     source = FrameSource(path, rotation=video.rotation)
     detector = BallDetector()
     court_frames = CourtFrames()
+    motion = MotionLog()
     tracker: BallTracker | None = None
     height = width = 0
     for count, frame in enumerate(source, 1):  # the decoder runs ahead: count here
         if tracker is None:
             height, width = frame.image.shape
             tracker = BallTracker(height)
-        tracker.update(detector.process_frame(frame.t, frame.image))
+        found = detector.process_frame(frame.t, frame.image)
+        tracker.update(found)
+        if found is not None:
+            motion.add(found.t, found.moving)
         court_frames.offer(frame.t, frame.image)
         if count % 30 == 0:
             progress(STAGE, frame.t / max(video.duration, 1e-3))
             if settler is not None:
-                settler.update(tracker, width, height, video.width / width)
+                settler.update(tracker, motion.so_far(), width, height, video.width / width)
     if tracker is None:
         return BallTrack([], [], 0, 0, 1.0, source, sound)
     return BallTrack(
-        tracker.finish(), tracker.frame_times, width, height, video.width / width, source, sound, court_frames.frames
+        tracker.finish(), tracker.frame_times, width, height, video.width / width, source, sound,
+        motion.so_far(), court_frames.frames,
     )
 
 
@@ -202,7 +210,7 @@ class EarlyRallies:
         self.handed_until = 0.0
         self.next_at = self.SETTLE_EVERY
 
-    def update(self, tracker: BallTracker, width: int, height: int, scale: float) -> None:
+    def update(self, tracker: BallTracker, motion: PlayersMotion, width: int, height: int, scale: float) -> None:
         now = tracker.frame_times[-1] if tracker.frame_times else 0.0
         if now < self.next_at:
             return
@@ -213,7 +221,7 @@ class EarlyRallies:
         frame_rate = analysed_rate(tracker.frame_times)
         found = find_rallies(
             flights, width, height, frame_rate=frame_rate, since=since, until=horizon,
-            min_rally=self.min_rally, source_scale=scale, sound=self.sound,
+            min_rally=self.min_rally, source_scale=scale, sound=self.sound, motion=motion,
         )
         # A window that does not reach back to the game's start lacks the flights
         # before it: rallies near its start may differ, and the previous rerun passed

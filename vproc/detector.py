@@ -55,6 +55,10 @@ class FrameBlobs:
 
     t: float
     blobs: list[Blob]
+    #: The share of the picture's usually quiet places that moved (players running,
+    #: the ball; the crowd and boards that always move are left out); NaN for a
+    #: frame skipped as a cut, a pan or a flash.
+    moving: float = float("nan")
 
 
 class BallDetector:
@@ -71,7 +75,7 @@ class BallDetector:
         """Candidates of the previous frame; None when there is no frame to report yet
         or this frame repeats the previous one (a duplicate carries no motion)."""
         image = self._normalise(image)
-        if self._frames and _is_duplicate(self._frames[-1][1], image):
+        if self._frames and is_duplicate(self._frames[-1][1], image):
             return None
         self._frames.append((t, image))
         if len(self._frames) > 5:
@@ -79,7 +83,7 @@ class BallDetector:
         if len(self._frames) < 5:
             return None
         (_, before2), (_, before), (t_mid, middle), (_, after), (_, after2) = self._frames
-        return FrameBlobs(t_mid, self._blobs(middle, before, after, before2, after2))
+        return self._blobs(t_mid, middle, before, after, before2, after2)
 
     def _normalise(self, image: np.ndarray) -> np.ndarray:
         """Scale brightness to a slowly moving reference, so flicker is not motion."""
@@ -92,8 +96,7 @@ class BallDetector:
             return image
         return cv2.convertScaleAbs(image, alpha=gain)
 
-    def _blobs(self, middle, before, after, before2, after2) -> list[Blob]:
-        t = self._frames[2][0]
+    def _blobs(self, t, middle, before, after, before2, after2) -> FrameBlobs:
         # Moved since the previous frame and before the next one: the ball now, not
         # where it was. Two frames apart as well, so a slow ball (at the top of its
         # arc, overlapping itself frame to frame) still stands out.
@@ -104,16 +107,18 @@ class BallDetector:
         noise = float(np.median(moved[::6, ::6]))
         _, mask = cv2.threshold(moved, max(MIN_THRESHOLD, 3.0 * noise + 6), 255, cv2.THRESH_BINARY)
         if cv2.countNonZero(mask) > MAX_MOVING_SHARE * mask.size:
-            return []
+            return FrameBlobs(t, [])
         if self._activity is None:
             self._activity = np.zeros(mask.shape, np.float32)
         # Each shape judged by the motion before this frame (a ball is new to its
         # place), then this frame's motion added to the map.
         activity, limit = self._activity, 255 * max(MAX_ACTIVITY, LINGER / max(self._seen, 1))
         blobs = [Blob(t, x, y, size) for x, y, size in _ball_shapes(mask) if activity[int(y), int(x)] <= limit]
+        quiet = activity[::4, ::4] <= limit
+        moving = float(np.count_nonzero(mask[::4, ::4][quiet])) / max(np.count_nonzero(quiet), 1)
         self._seen += 1
         cv2.accumulateWeighted(mask, activity, max(ACTIVITY_RATE, 1.0 / self._seen))  # 255 = always moving
-        return blobs
+        return FrameBlobs(t, blobs, moving)
 
 
 _GROW = np.ones((7, 7), np.uint8)
@@ -143,7 +148,8 @@ def _ball_shapes(mask: np.ndarray) -> list[tuple[float, float, float]]:
     return found
 
 
-def _is_duplicate(previous: np.ndarray, image: np.ndarray) -> bool:
+def is_duplicate(previous: np.ndarray, image: np.ndarray) -> bool:
+    """Whether `image` repeats `previous` (grey frames): it shows nothing new."""
     return float(cv2.norm(previous[::4, ::4], image[::4, ::4], cv2.NORM_L1)) < DUPLICATE_DIFFERENCE * previous[::4, ::4].size
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from vproc import candidates, flightmodel, moments
 from vproc.audio import AudioCues
+from vproc.players import PlayersMotion
 from vproc.trees import Trees
 from vproc.tracker import Flight
 
@@ -52,11 +53,13 @@ class RallyModel:
         end: float,
         shortest: float,
         sound: AudioCues | None = None,
+        motion: PlayersMotion | None = None,
     ) -> list[tuple[float, float]]:
         """The stretches of play between `start` and `end` (s), given the flights,
-        their rows of `flightmodel.flight_features`, their `flight_chances` and the
-        game's audio cues."""
-        found = moments.moment_features(flights, described, likely, moments.moment_times(start, end), sound)
+        their rows of `flightmodel.flight_features`, their `flight_chances`, the
+        game's audio cues and the players' motion."""
+        times = moments.moment_times(start, end)
+        found = moments.moment_features(flights, described, likely, times, sound, motion)
         chance = self.moments.probabilities(found.rows)
         proposed = candidates.propose(found.t, chance, shortest)
         if not proposed:

@@ -24,6 +24,7 @@ import numpy as np
 
 from vproc import flightmodel
 from vproc.audio import AudioCues, since_last, until_next
+from vproc.players import PlayersMotion
 from vproc.tracker import Flight
 
 #: Seconds between moments: well under the 0.5 s boundary error a rally may have.
@@ -51,6 +52,11 @@ LIKELY_FLOOR = _LIKELY[-1]
 #: Distances to the nearest play-like flight are capped here (s): within CONTEXT.
 _FAR = CONTEXT
 
+#: Windows (seconds, relative to the moment) over which the players' motion is
+#: compared with the game's usual level: now, and before and after (a serve comes
+#: after a still moment; the end of a rally before players walk about).
+_PLAYERS = ((-1.0, 1.0), (-3.0, 3.0), (-6.0, -2.0), (2.0, 6.0))
+
 #: Seconds before and after a moment in which a whistle counts.
 WHISTLE = 3.0
 #: Windows (± seconds) in which contacts are counted: play is a rhythm of hits.
@@ -62,6 +68,7 @@ FEATURES = (
     *(f"{what}_{a:g}_{b:g}" for a, b in _SIDES for what in ("max_p", "air_p")),
     *(f"{what}_{w:g}" for w in _SHAPE_WINDOWS for what in _SHAPES),
     *(f"together_{w:g}" for w in _SHAPE_WINDOWS),
+    *(f"players_{a:g}_{b:g}" for a, b in _PLAYERS),  # the players' motion against the game's usual
     "heard",  # 1 when the game has sound (vproc/audio.py)
     "whistle_before",  # the strongest whistle in the WHISTLE seconds before: a serve is allowed
     "whistle_after",  # ...and after: a point is over
@@ -90,11 +97,17 @@ def moment_times(start: float, end: float) -> np.ndarray:
 
 
 def moment_features(
-    flights: list[Flight], described: np.ndarray, likely: np.ndarray, times: np.ndarray, sound: AudioCues | None = None
+    flights: list[Flight],
+    described: np.ndarray,
+    likely: np.ndarray,
+    times: np.ndarray,
+    sound: AudioCues | None = None,
+    motion: PlayersMotion | None = None,
 ) -> Moments:
     """One row of FEATURES per moment in `times`, from the flights, their rows of
     flight features (`described`), the chance (`likely`, from the flight model)
-    that each is the ball in play, and the game's audio cues when it has any. Works through the moments in chunks, each against
+    that each is the ball in play, the players' motion (the usual level throughout
+    when it is not given) and the game's audio cues when it has any. Works through the moments in chunks, each against
     the flights within CONTEXT of it, so a three-hour game costs no more memory than
     a few minutes of it."""
     t = np.asarray(times, float)
@@ -110,7 +123,7 @@ def moment_features(
     }
     by_start = np.argsort(start)
     latest_end = np.maximum.accumulate(end[by_start]) if len(flights) else end
-    rows = np.zeros((len(t), len(FEATURES) - _HEARD))
+    rows = np.zeros((len(t), len(FEATURES) - _HEARD - len(_PLAYERS)))
     for first in range(0, len(t), _CHUNK):
         at = t[first:first + _CHUNK]
         # flights sorted by start; those that may reach [at[0] - CONTEXT, at[-1] + CONTEXT]
@@ -118,7 +131,15 @@ def moment_features(
         hi = int(np.searchsorted(start[by_start], at[-1] + CONTEXT, side="right"))
         near = by_start[lo:hi]
         rows[first:first + _CHUNK] = _rows(at, {k: v[near] for k, v in flight.items()})
-    return Moments(t, np.hstack([rows, _heard(t, sound)]))
+    return Moments(t, np.hstack([rows, _players(t, motion), _heard(t, sound)]))
+
+
+def _players(t: np.ndarray, motion: PlayersMotion | None) -> np.ndarray:
+    """The players' columns of FEATURES: their motion over each of _PLAYERS as a
+    multiple of the game's usual level."""
+    if motion is None:
+        return np.ones((len(t), len(_PLAYERS)))
+    return np.stack([motion.relative(t, a, b) for a, b in _PLAYERS], axis=1)
 
 
 #: The sound columns, at the end of FEATURES (`_heard`).
@@ -146,7 +167,7 @@ def _heard(t: np.ndarray, sound: AudioCues | None) -> np.ndarray:
 
 
 def _rows(t: np.ndarray, flight: dict[str, np.ndarray]) -> np.ndarray:
-    """The picture's FEATURES (all but the sound's) for the moments `t` against the
+    """The ball's FEATURES (all but the players' and the sound's) for the moments `t` against the
     flights given column-wise."""
     s, e, p = flight["start"][None, :], flight["end"][None, :], flight["p"][None, :]
     at = t[:, None]

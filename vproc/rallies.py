@@ -25,6 +25,7 @@ from vproc.court import Court
 from vproc.flightmodel import flight_features
 from vproc.model import RallyModel, default_model
 from vproc.physics import fit_path
+from vproc.players import PlayersMotion
 from vproc.tracker import Flight
 
 #: Flights at least this likely to be play count in a rally's stats.
@@ -72,19 +73,21 @@ def find_rallies(
     model: RallyModel | None = None,
     sound: AudioCues | None = None,
     court: Court | None = None,
+    motion: PlayersMotion | None = None,
 ) -> list[Rally]:
     """The rallies between `since` and `until` (s; by default the flights' span).
     `width` and `height` are the analysis frame's, `frame_rate` the analysed frames
     per second; `source_scale` turns analysis pixels into source pixels for the stats;
     `sound` is the game's audio cues (`vproc.audio.listen`), None when it has none;
-    `court`, the court in analysis pixels when it is known, adds stats in metres."""
+    `court`, the court in analysis pixels when it is known, adds stats in metres;
+    `motion` is the players' motion (`vproc.players`)."""
     model = (model or default_model()).for_sound(sound)
     described = flight_features(flights, width, height, frame_rate, sound)
     likely = model.flight_chances(described)
     if until is None:
         until = max((f.end for f in flights), default=since) + 1.0
     rallies = []
-    for start, end in model.play(flights, described, likely, since, until, min_rally, sound):
+    for start, end in model.play(flights, described, likely, since, until, min_rally, sound, motion):
         inside = [f for f, p in zip(flights, likely) if f.end > start and f.start < end and p >= STATS_CHANCE]
         if inside and not any(falls(f, height) for f in inside):
             continue

@@ -46,6 +46,7 @@ from vproc import candidates
 from vproc.moments import FEATURES as MOMENT_FEATURES, moment_features, moment_times
 from vproc.trees import fit
 from vproc.probe import probe
+from vproc.players import PlayersMotion
 from vproc.rallies import find_rallies
 from vproc.tracker import BallTracker, Flight
 
@@ -111,6 +112,7 @@ class Game:
     truth: Truth
     name: str = ""  # the rendered game it comes from: its variants share one fold
     sound: AudioCues | None = None  # the game's audio cues; None for a copy trained as silent
+    motion: PlayersMotion | None = None  # the players' motion in the analysed frames
 
     def labels(self) -> np.ndarray:
         return np.array([_on_the_ball(f, self.truth, self.scale) >= LABEL_SHARE for f in self.flights], bool)
@@ -125,7 +127,7 @@ class Game:
     def rallies(self, model: RallyModel) -> list[tuple[float, float]]:
         found = find_rallies(
             self.flights, self.width, self.height, frame_rate=self.frame_rate, until=self.truth.duration, model=model,
-            sound=self.sound,
+            sound=self.sound, motion=self.motion,
         )
         return [(r.start, r.end) for r in found]
 
@@ -228,7 +230,7 @@ def _without_the_ball(found: FrameBlobs, ball: np.ndarray, hidden: list[tuple[fl
     if not shown[0]:
         return found
     x, y = xy[0] / scale
-    return FrameBlobs(found.t, [b for b in found.blobs if np.hypot(b.x - x, b.y - y) > 2.0 + b.size])
+    return FrameBlobs(found.t, [b for b in found.blobs if np.hypot(b.x - x, b.y - y) > 2.0 + b.size], found.moving)
 
 
 def _tracked(seen: Detections, truth: Truth, name: str, sound: AudioCues | None) -> Game:
@@ -236,7 +238,8 @@ def _tracked(seen: Detections, truth: Truth, name: str, sound: AudioCues | None)
     for found in seen.frames:
         tracker.update(found)
     rate = analysed_rate(tracker.frame_times)
-    return Game(tracker.finish(), rate, seen.width, seen.height, seen.scale, truth, name, sound)
+    motion = PlayersMotion.of([f.t for f in seen.frames], [f.moving for f in seen.frames])
+    return Game(tracker.finish(), rate, seen.width, seen.height, seen.scale, truth, name, sound, motion)
 
 
 @dataclass
@@ -283,14 +286,15 @@ def train(games: list[Game], folds: int = FOLDS) -> RallyModel:
 
 
 def _fit(games: list[Game], folds: int, label: str) -> RallyModel:
-    """Fit both steps; pick the threshold, merge gap and peak that score best on held-out folds."""
+    """Fit the three tree sets (flights, moments, candidates), each on the previous
+    one's held-out chances, and pick the acceptance that scores best on held-out folds."""
     flight_rows = [flight_features(g.flights, g.width, g.height, g.frame_rate, g.sound) for g in games]
     flight_trees = fit(np.concatenate(flight_rows), np.concatenate([g.labels() for g in games]), FLIGHT_FEATURES)
     held_out = _held_out(games, folds, lambda train: fit(
         np.concatenate([flight_rows[i] for i in train]), np.concatenate([games[i].labels() for i in train]), FLIGHT_FEATURES
     ).probabilities, flight_rows)
     moment_rows = [
-        moment_features(g.flights, rows, chances, moment_times(0.0, g.truth.duration), g.sound)
+        moment_features(g.flights, rows, chances, moment_times(0.0, g.truth.duration), g.sound, g.motion)
         for g, rows, chances in zip(games, flight_rows, held_out)
     ]
     moment_labels = [g.in_play(m.t) for g, m in zip(games, moment_rows)]
