@@ -8,6 +8,7 @@ import ipaddress
 import logging
 import os
 import sys
+import threading
 
 log = logging.getLogger("volley.commands")
 
@@ -35,8 +36,6 @@ def serve(args) -> int:
     from django.conf import settings
     from django.core.servers.basehttp import WSGIServer, get_internal_wsgi_application, run
 
-    from front.queues import InProcess
-    from front.recovery import reconcile
     from front.security import beyond_loopback_warning, is_loopback
 
     if not is_loopback(args.host):
@@ -44,13 +43,39 @@ def serve(args) -> int:
 
     _migrate()
     if settings.EMBEDDED:
-        InProcess.instance().start()
-        reconcile()  # games left unfinished by the last run go on
+        _start_stages()
     if args.demo:
         _demo_game(args.demo)
     print(f"Volley is at http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
-    run(args.host, args.port, get_internal_wsgi_application(), threading=True, server_cls=WSGIServer)
+    run(args.host, args.port, get_internal_wsgi_application(), threading=True, server_cls=_server_class(WSGIServer))
     return 0
+
+
+def _server_class(base):
+    """Django's development server with a listen backlog for many clients at once: its
+    10 pending connections made a burst of 50 API calls meet connection resets."""
+    return type("VolleyServer", (base,), {"request_queue_size": 128})
+
+
+def _start_stages() -> None:
+    """The embedded mode's stage thread, after recovery: games the last run of this
+    process left under way go on at once (its tries died with it), and recovery has the
+    database to itself while it looks. Then recovery each minute in the background."""
+    from django.conf import settings
+    from django.db import close_old_connections
+
+    from front.queues import InProcess
+    from front.recovery import keep_house, reconcile
+
+    try:
+        reconcile(sole_worker=True)
+    except Exception:  # the housekeeping thread tries again within a minute
+        log.exception("recovery at start failed")
+    finally:
+        close_old_connections()
+    InProcess.instance().start()
+    threading.Thread(target=keep_house, args=(settings.RECONCILE_SECONDS, threading.Event()),
+                     name="volley-housekeeping", daemon=True).start()
 
 
 def _allow_serve_host(host: str) -> None:
@@ -100,7 +125,9 @@ def worker(args) -> int:
         raise SettingError("VOLLEY_REDIS_URL is not set: workers need Redis (`volley serve` runs stages in-process)")
     names = worker_queues(args.queues, node_name())
     log.info("worker on %s listening to %s", node_name(), ", ".join(names))
-    StageWorker(names, connection=redis_connection()).work(burst=args.burst, with_scheduler=False)
+    # The scheduler (a process RQ forks from this one's main thread) queues the retries
+    # that wait out their backoff (`Queue.enqueue_in`).
+    StageWorker(names, connection=redis_connection()).work(burst=args.burst, with_scheduler=True)
     return 0
 
 

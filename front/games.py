@@ -5,6 +5,7 @@ should start."""
 from __future__ import annotations
 
 import re
+import shutil
 
 from django.db import transaction
 from django.utils import timezone
@@ -58,11 +59,16 @@ def start_from_file(owner, name: str, path, filename: str, content_type: str = "
 
 def delete_game(game: Game) -> None:
     """The game, its rallies and share links, and every file of it in the store
-    (unfinished uploads included)."""
+    (unfinished uploads included), and its work files where they are on this machine
+    (the embedded mode). A stage running meanwhile stops at its next progress report
+    and removes the work files on its node (`front.runner`)."""
+    from front.runner import work_dir  # the runner imports this module
     from pusher.store import get_store
 
+    work = work_dir(game.id)  # before delete(), which clears the id
     get_store().delete_prefix(game.prefix)
     game.delete()
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def check_size(size: int, limit: int) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from datetime import timedelta
 from functools import lru_cache
 
 from django.conf import settings
@@ -45,23 +46,26 @@ def job_id(game_id, stage: str, attempt: int) -> str:
     return f"game-{game_id}-{stage}-{attempt}"
 
 
-def enqueue(game_id, stage: str, attempt: int, node: str = "") -> None:
+def enqueue(game_id, stage: str, attempt: int, node: str = "", delay: float = 0.0) -> None:
     """Queue one try of one stage, once the current transaction commits (a worker must
-    see the rows that say the stage is due)."""
-    transaction.on_commit(lambda: _send(str(game_id), stage, attempt, node))
+    see the rows that say the stage is due); with `delay`, to run that many seconds
+    later (a retry's backoff: RQ's scheduler, which `volley worker` runs, or a timer)."""
+    transaction.on_commit(lambda: _send(str(game_id), stage, attempt, node, delay))
 
 
-def _send(game_id: str, stage: str, attempt: int, node: str) -> None:
+def _send(game_id: str, stage: str, attempt: int, node: str, delay: float = 0.0) -> None:
     if settings.EMBEDDED:
-        InProcess.instance().put(game_id, stage, attempt)
+        InProcess.instance().put(game_id, stage, attempt, delay)
         return
     from rq import Queue
 
-    Queue(queue_name(stage, node), connection=redis_connection()).enqueue(
-        "front.runner.run_stage", game_id, stage, attempt,
-        job_id=job_id(game_id, stage, attempt), job_timeout=JOB_TIMEOUT,
-        result_ttl=3600, failure_ttl=7 * 86400, description=f"{stage} {game_id} try {attempt}",
-    )
+    target = Queue(queue_name(stage, node), connection=redis_connection())
+    job = dict(job_id=job_id(game_id, stage, attempt), job_timeout=JOB_TIMEOUT, result_ttl=3600,
+               failure_ttl=7 * 86400, description=f"{stage} {game_id} try {attempt}")
+    if delay > 0:
+        target.enqueue_in(timedelta(seconds=delay), "front.runner.run_stage", game_id, stage, attempt, **job)
+    else:
+        target.enqueue("front.runner.run_stage", game_id, stage, attempt, **job)
 
 
 def is_waiting(game_id, stage: str, attempt: int) -> bool:
@@ -121,10 +125,20 @@ class InProcess:
                 cls._instance = cls()
             return cls._instance
 
-    def put(self, game_id: str, stage: str, attempt: int) -> None:
+    def put(self, game_id: str, stage: str, attempt: int, delay: float = 0.0) -> None:
+        """Queue the job, or hand it to a timer that queues it `delay` seconds from now
+        (the job counts as waiting meanwhile; a restart loses the timer, and recovery
+        queues the try again when it finds it due and queued nowhere)."""
         key = (game_id, stage, attempt)
-        if key not in self._pending:
+        with self._lock:
+            if key in self._pending:
+                return
             self._pending.add(key)
+        if delay > 0:
+            timer = threading.Timer(delay, self._jobs.put, args=(key,))
+            timer.daemon = True
+            timer.start()
+        else:
             self._jobs.put(key)
 
     def has(self, game_id: str, stage: str, attempt: int) -> bool:

@@ -23,11 +23,10 @@ def _database(url: str) -> dict:
     empty = SQLite in DATA_DIR. Query parameters are libpq connection parameters
     (DigitalOcean's managed PostgreSQL needs `sslmode=require`)."""
     if not url:
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": DATA_DIR / "volley.sqlite3",
-                "OPTIONS": {"timeout": 20}}
+        return _sqlite(DATA_DIR / "volley.sqlite3")
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": unquote(parts.path) or DATA_DIR / "volley.sqlite3"}
+        return _sqlite(unquote(parts.path) or DATA_DIR / "volley.sqlite3")
     if parts.scheme not in ("postgres", "postgresql"):
         raise SettingError(f"VOLLEY_DATABASE_URL must be postgres://... or sqlite:///..., got {url!r}")
     return {
@@ -41,6 +40,19 @@ def _database(url: str) -> dict:
         "CONN_HEALTH_CHECKS": True,
         "OPTIONS": dict(parse_qsl(parts.query)),
     }
+
+
+def _sqlite(path) -> dict:
+    """SQLite as the embedded mode needs it with a stage thread writing beside the web
+    requests: WAL (readers never wait for the writer), and every transaction takes the
+    write lock when it begins (BEGIN IMMEDIATE) and waits up to the busy timeout for it.
+    A deferred transaction that reads first and writes later cannot wait: SQLite answers
+    "database is locked" at once when another writer got in between."""
+    return {"ENGINE": "django.db.backends.sqlite3", "NAME": path, "OPTIONS": {
+        "timeout": env_int("SQLITE_BUSY_SECONDS", 20, minimum=1),
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }}
 
 
 DATABASE_URL = env_str("DATABASE_URL", "")
@@ -191,3 +203,13 @@ UPLOAD_EXPIRY_DAYS = env_int("UPLOAD_EXPIRY_DAYS", 7, minimum=1)
 STAGE_ATTEMPTS = env_int("STAGE_ATTEMPTS", 3, minimum=1)
 #: A running stage whose heartbeat is older than this is taken for dead and run again.
 STALL_SECONDS = env_int("STALL_SECONDS", 120, minimum=10)
+#: Retries after an error wait RETRY_BASE_SECONDS × 2^(n-1) before try n+1 (a full disk or
+#: a store that is down rarely comes back within a second), never more than RETRY_MAX_SECONDS.
+RETRY_BASE_SECONDS = env_int("RETRY_BASE_SECONDS", 15, minimum=0)
+RETRY_MAX_SECONDS = env_int("RETRY_MAX_SECONDS", 600, minimum=0)
+#: Tries of one stage lost to a dead worker (killed, OOM, node gone) before the game fails.
+#: They do not use up STAGE_ATTEMPTS (the stage did not fail), but a game that kills its
+#: worker every time must not loop for ever.
+STAGE_LOST_TRIES = env_int("STAGE_LOST_TRIES", 5, minimum=1)
+#: How often `volley serve` (embedded) runs recovery in the background.
+RECONCILE_SECONDS = env_int("RECONCILE_SECONDS", 60, minimum=1)

@@ -42,6 +42,7 @@ class EmbeddedServer:
     port: int
     env: dict[str, str]
     log: Path  # what the server printed (its request log too)
+    process: subprocess.Popen | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -59,16 +60,17 @@ class EmbeddedServer:
 
 @contextmanager
 def embedded_server(tmp_path: Path, *args: str, host: str = "127.0.0.1", env: dict | None = None,
-                    seconds: float = 60) -> Iterator[EmbeddedServer]:
-    """`volley serve --host HOST --port (free) ARGS...` until /healthz answers; stopped after.
-    A log file, not a pipe: a pipe nobody reads fills with the request log and blocks it."""
-    port = free_port()
+                    seconds: float = 60, port: int | None = None) -> Iterator[EmbeddedServer]:
+    """`volley serve --host HOST --port PORT (free by default) ARGS...` until /healthz
+    answers; stopped after. A log file, not a pipe: a pipe nobody reads fills with the
+    request log and blocks it."""
+    port = port or free_port()
     env = env or embedded_env(tmp_path)
     log = tmp_path / f"serve-{port}.log"
-    with log.open("wb") as out:
+    with log.open("ab") as out:  # a restart on the same port goes on in the same log
         server = subprocess.Popen([VOLLEY, "serve", "--host", host, "--port", str(port), *args], env=env,
                                   cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    running = EmbeddedServer(f"http://127.0.0.1:{port}", port, env, log)
+    running = EmbeddedServer(f"http://127.0.0.1:{port}", port, env, log, server)
     try:
         _wait_until_up(server, running, seconds)
         yield running

@@ -155,6 +155,7 @@ def test_a_truncated_video_fails_the_game_at_once_with_the_reason(api_user, stil
 
 def test_a_failing_stage_is_retried_then_fails_the_game(api_user, still_video, service, monkeypatch, settings):
     settings.STAGE_ATTEMPTS = 2
+    settings.RETRY_BASE_SECONDS = 0  # no backoff: the burst worker runs what is queued now
     calls = []
 
     def broken(game, work, progress):
