@@ -41,8 +41,17 @@ class PlayersMotion:
         """The mean motion over [at + a, at + b] for each moment, as a multiple of the
         game's usual level around it (1.0 where no frame was measured)."""
         at = np.asarray(at, float)
-        mean = self._mean(at + a, at + b)
-        return np.where(np.isnan(mean), 1.0, mean / self._usual(at))
+        if not len(at):
+            return np.ones(0)
+        near = self._between(at.min() + min(a, 0.0) - BASELINE - GRID, at.max() + max(b, 0.0) + GRID)
+        mean = near._mean(at + a, at + b)
+        return np.where(np.isnan(mean), 1.0, mean / near._usual(at))
+
+    def _between(self, lo: float, hi: float) -> "PlayersMotion":
+        """The frames from `lo` to `hi` (s) only: rally finding while decoding looks at a
+        window of a long game again and again, and should not pay for all of it each time."""
+        i, j = np.searchsorted(self.t, lo), np.searchsorted(self.t, hi, side="right")
+        return PlayersMotion(self.t[i:j], self.moving[i:j])
 
     def _mean(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         known = ~np.isnan(self.moving)
@@ -58,7 +67,8 @@ class PlayersMotion:
         GRID seconds for the points before that), interpolated to `at`."""
         if not len(self.t):
             return np.full(len(at), FLOOR)
-        grid = np.arange(0.0, max(float(at.max(initial=0.0)), 0.0) + 2 * GRID, GRID)
+        first = np.floor(max(float(at.min()), 0.0) / GRID) * GRID  # on a grid anchored at 0, whatever the window
+        grid = np.arange(first, max(float(at.max()), first) + 2 * GRID, GRID)
         levels = np.array([self._median(max(g, GRID) - BASELINE, max(g, GRID)) for g in grid])
         known = ~np.isnan(levels)
         if not known.any():
