@@ -20,13 +20,15 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from front import games as game_service
+from front import progress as game_progress
 from front.bounds import BoundedJSONParser
 from front.exceptions import UploadRejected
-from front.links import absolute, share_url, store_url
+from front.links import absolute, share_media, share_url, store_url
 from front.models import Game, Rally, Share
 from front.sniff import not_video_reason
 from pusher.store import StoreError, get_store
@@ -86,19 +88,30 @@ class RallySerializer(serializers.ModelSerializer):
 
 class GameListSerializer(serializers.ModelSerializer):
     stage = serializers.SerializerMethodField()
+    stage_words = serializers.SerializerMethodField()
     progress = serializers.SerializerMethodField()
+    eta = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
 
     class Meta:
         model = Game
-        fields = ["id", "name", "status", "stage", "progress", "error", "created_at", "finished_at", "url"]
+        fields = ["id", "name", "status", "stage", "stage_words", "progress", "eta", "error", "created_at",
+                  "finished_at", "url"]
 
     def get_stage(self, game: Game) -> str:
         return game_service.stage_label(game)
 
+    def get_stage_words(self, game: Game) -> str:
+        """Where the game stands, as its owner reads it ("Finding rallies", "Ready")."""
+        return game_progress.stage_words(game)
+
     def get_progress(self, game: Game) -> float:
-        """Percent of the whole pipeline done."""
-        return round(100 * game.overall_progress, 1)
+        """Percent of the whole pipeline done, each stage weighted by its usual share of the time."""
+        return round(100 * game_progress.weighted_progress(game), 1)
+
+    def get_eta(self, game: Game) -> float | None:
+        """Estimated seconds until a processing game is done (null when unknown)."""
+        return game_progress.eta_seconds(game)
 
     def get_url(self, game: Game) -> str:
         return absolute(self.context["request"], f"/api/games/{game.id}/")
@@ -194,8 +207,14 @@ class GameViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
         rally = body.validated_data.get("rally")
         if rally is not None and not game.rallies.filter(index=rally).exists():
             raise ValidationError({"rally": f"game has no rally {rally}"})
-        share = Share.objects.create(game=game, rally_index=rally, created_by=request.user)
-        return Response({"token": share.token, "url": share_url(request, share)}, status=status.HTTP_201_CREATED)
+        # One live link per game or rally: sharing again hands out the same link (200),
+        # so a second tap does not leave a trail of identical links to revoke.
+        share = Share.objects.filter(game=game, rally_index=rally, revoked_at__isnull=True).first()
+        made = share is None
+        if made:
+            share = Share.objects.create(game=game, rally_index=rally, created_by=request.user)
+        return Response({"token": share.token, "url": share_url(request, share), "created": made},
+                        status=status.HTTP_201_CREATED if made else status.HTTP_200_OK)
 
     @extend_schema(methods=["PUT"], request=CourtMark, responses={200: CourtSerializer})
     @extend_schema(methods=["DELETE"], request=None, responses={204: None})
@@ -254,7 +273,30 @@ def _on_disk(video, scratch: Path) -> Path:
     return target
 
 
+class ShareMedia(serializers.Serializer):
+    """Freshly signed URLs of what a share link shows."""
+
+    expires_in = serializers.IntegerField(help_text="seconds the URLs stay valid, at least")
+    rallies = serializers.ListField(child=serializers.DictField(), help_text="index, clip_url, poster_url, download_url")
+    digest_url = serializers.URLField(allow_null=True)
+    digest_download_url = serializers.URLField(allow_null=True)
+    best_url = serializers.URLField(allow_null=True)
+    best_download_url = serializers.URLField(allow_null=True)
+
+
 class ShareView(APIView):
+    def get_permissions(self):
+        # Reading a share is what the link is for: whoever has the token may.
+        return [AllowAny()] if self.request.method == "GET" else super().get_permissions()
+
+    @extend_schema(responses={200: ShareMedia})
+    def get(self, request, token: str):
+        """The shared game's or rally's media on freshly signed URLs, for a share page
+        left open longer than they last; 404 once the link is revoked."""
+        share = get_object_or_404(Share.objects.select_related("game"), token=token, revoked_at__isnull=True,
+                                  game__status=Game.Status.DONE)
+        return Response(share_media(request, share))
+
     @extend_schema(responses={204: None})
     def delete(self, request, token: str):
         """Revoke a share link: it answers 404 from now on."""

@@ -25,3 +25,44 @@ def store_url(request, key: str, download_name: str | None = None) -> str | None
 
 def share_url(request, share: Share) -> str:
     return absolute(request, reverse("share", args=[share.token]))
+
+
+def media_lifetime() -> int:
+    """Seconds a media URL signed now stays valid, at least: S3 URLs are signed at the
+    start of a window of up to a quarter of the expiry (`pusher.sigv4.window_start`)."""
+    expiry = get_store().expiry
+    return expiry - min(3600, expiry // 4)
+
+
+def rally_media(request, game, rally) -> dict:
+    return {
+        "index": rally.index,
+        "clip_url": store_url(request, rally.clip_key),
+        "poster_url": store_url(request, rally.poster_key),
+        "download_url": store_url(request, rally.clip_key, download_name=f"{game.name}-{rally.name}.mp4"),
+    }
+
+
+GAME_MEDIA = ("digest_url", "digest_download_url", "best_url", "best_download_url")
+
+
+def game_media(request, game) -> dict:
+    """The digest and the best reel, to play and to download."""
+    return {
+        "digest_url": store_url(request, game.digest_key),
+        "digest_download_url": store_url(request, game.digest_key, download_name=f"{game.name}-digest.mp4"),
+        "best_url": store_url(request, game.best_key),
+        "best_download_url": store_url(request, game.best_key, download_name=f"{game.name}-best.mp4"),
+    }
+
+
+def share_media(request, share: Share) -> dict:
+    """Everything a share page shows, on freshly signed URLs: one rally, or the whole game."""
+    game = share.game
+    rallies = game.rallies.all()
+    if share.rally_index is not None:
+        rallies = rallies.filter(index=share.rally_index)
+        reels = dict.fromkeys(GAME_MEDIA)  # a rally's link shows no reels
+    else:
+        reels = game_media(request, game)
+    return {"expires_in": media_lifetime(), "rallies": [rally_media(request, game, r) for r in rallies], **reels}

@@ -13,9 +13,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from front import games as game_service
-from front.links import absolute, store_url
+from front import progress
+from front.links import absolute, game_media, media_lifetime, rally_media, store_url
 from front.models import Game, Share
-from front.timeline import timeline_svg
+from front.timeline import clock, duration_words, timeline_svg
+from pusher.store import StoreError, get_store
 
 
 def home(request):
@@ -33,7 +35,7 @@ def signup(request):
 @login_required
 def game_list(request):
     games = Game.objects.filter(owner=request.user).exclude(status=Game.Status.UPLOADING)[:200]
-    rows = [{"game": g, "stage": game_service.stage_label(g), "percent": round(100 * g.overall_progress)} for g in games]
+    rows = [{"game": g, **_progress(g)} for g in games]
     return render(request, "front/games.html", {
         "rows": rows, "part_size": settings.UPLOAD_PART_BYTES, "max_upload": settings.MAX_UPLOAD_BYTES})
 
@@ -53,41 +55,70 @@ def delete_game(request, game_id):
 
 
 def share_page(request, token):
-    share = Share.objects.filter(token=token, revoked_at__isnull=True).select_related("game").first()
+    share = Share.objects.filter(token=token).select_related("game").first()
+    if share is not None and share.revoked_at is not None:
+        # Said as it is: the link was real, and its owner stopped sharing it.
+        return render(request, "404.html", {"title": "This link was revoked",
+                                            "message": "Whoever shared it has stopped sharing it."}, status=404)
     if share is None or share.game.status != Game.Status.DONE:
         raise Http404("no such link")
     context = _game_context(request, share.game, editable=False, only=share.rally_index)
-    context["share"] = share
+    context.update(share=share, media_lifetime=media_lifetime())
     return render(request, "front/game.html", context)
+
+
+def _progress(game: Game) -> dict:
+    """Where the game stands, in words, for the page and the list."""
+    return {"stage": progress.stage_words(game), "percent": round(100 * progress.weighted_progress(game)),
+            "eta": progress.eta_words(progress.eta_seconds(game)), "reason": _reason(game.error)}
+
+
+def _reason(error: str) -> str:
+    """The first line of a failure: what went wrong, without the tail of a tool's log."""
+    return error.strip().splitlines()[0] if error.strip() else "Processing stopped with an error."
+
+
+def _can_retry(game: Game) -> bool:
+    """A retry helps a failed game whose video is still stored (a refused upload's is not)."""
+    if game.status != Game.Status.FAILED or not game.source_key:
+        return False
+    try:
+        return get_store().size(game.source_key) is not None
+    except StoreError:
+        return False
+
+
+def _rally_item(request, game: Game, rally) -> dict:
+    media = rally_media(request, game, rally)
+    return {"rally": rally, "clip": media["clip_url"], "download": media["download_url"],
+            "poster": media["poster_url"], "start": clock(rally.start), "end": clock(rally.end),
+            "length": duration_words(rally.duration)}
 
 
 def _game_context(request, game: Game, editable: bool, only: int | None = None) -> dict:
     rallies = list(game.rallies.all())
     if only is not None:
         rallies = [r for r in rallies if r.index == only]
-    items = [{
-        "rally": r,
-        "clip": store_url(request, r.clip_key),
-        "download": store_url(request, r.clip_key, download_name=f"{game.name}-{r.name}.mp4"),
-        "poster": store_url(request, r.poster_key),
-    } for r in rallies]
+    items = [_rally_item(request, game, r) for r in rallies]
     first = items[0] if items else None
     duration = (game.video or {}).get("duration") or 0
+    media = game_media(request, game)
     return {
         "game": game,
         "editable": editable,
         "only": only,
-        "stage": game_service.stage_label(game),
-        "percent": round(100 * game.overall_progress),
+        **_progress(game),
+        "can_retry": editable and _can_retry(game),
+        "game_length": clock(duration) if duration else "",
         "items": items,
-        "digest": store_url(request, game.digest_key),
-        "digest_download": store_url(request, game.digest_key, download_name=f"{game.name}-digest.mp4"),
-        "best": store_url(request, game.best_key),
-        "best_download": store_url(request, game.best_key, download_name=f"{game.name}-best.mp4"),
+        "digest": media["digest_url"],
+        "digest_download": media["digest_download_url"],
+        "best": media["best_url"],
+        "best_download": media["best_download_url"],
         "timeline": timeline_svg(duration, rallies) if duration and only is None else "",
         "court_frame": store_url(request, game.court_frame_key) if editable else None,
         "og_image": first["poster"] if first else None,
-        "og_video": first["clip"] if only is not None and first else store_url(request, game.digest_key),
+        "og_video": first["clip"] if only is not None and first else media["digest_url"],
         "page_url": absolute(request, request.path),
     }
 

@@ -166,7 +166,7 @@ def test_a_user_uploads_a_game_watches_it_processed_plays_a_rally_and_shares_the
     page.wait_for_selector("#player", timeout=PROCESSING_SECONDS * 1000)
     stages = set(seen.get("stage", []))
     percents = [int(p.rstrip("%")) for p in seen.get("percent", []) if p.endswith("%")]
-    assert stages & {"queued", "analysing", "cutting", "building", "publishing"}, stages
+    assert stages & {"Waiting to start", "Finding rallies", "Cutting clips", "Making reels", "Publishing"}, stages
     assert len(stages) >= 2, f"the stage shown never changed: {stages}"
     assert len(set(percents)) >= 2 and max(percents) > min(percents), percents
     expect(page.locator("#game")).to_have_attribute("data-status", "done")

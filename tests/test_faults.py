@@ -109,7 +109,8 @@ def test_fifty_concurrent_api_writes_while_a_game_processes_on_sqlite_leave_no_g
         writes += [lambda n=n: direct_upload(server, token, still_video, n) for n in range(4)]
         with ThreadPoolExecutor(len(writes)) as pool:
             answers = list(pool.map(lambda write: write(), writes))
-        assert answers == [201] * len(writes), answers
+        shares = answers[40:46]  # sharing a game again answers its live link (200)
+        assert answers[:40] + answers[46:] == [201] * 44 and set(shares) <= {200, 201}, answers
         settled = wait_for(lambda: all_settled(server, token), "every game to finish", server, seconds=400, every=1)
         processed = [g for g in settled if g["status"] != "uploading"]
         assert sorted(g["status"] for g in processed) == ["done"] * 5, [(g["name"], g["status"]) for g in processed]

@@ -1,5 +1,6 @@
-// The game page: live stage and percentage while the game is processed; the player,
-// the timeline, share links and the court card once it is done.
+// The game page: live stage, percentage and time left while the game is processed, Retry
+// when it failed; the player, the timeline and the court card once it is done. Sharing
+// is in share.js, re-signing a share page's media in refresh.js.
 "use strict";
 
 const game = document.getElementById("game");
@@ -17,8 +18,9 @@ async function poll() {
       window.location.reload();
       return;
     }
-    document.getElementById("stage").textContent = data.stage;
+    document.getElementById("stage").textContent = data.stage_words;
     document.getElementById("percent").textContent = `${Math.round(data.progress)}%`;
+    document.getElementById("eta").textContent = data.eta != null ? `· ${etaWords(data.eta)}` : "";
     document.getElementById("starts-in").textContent = data.starts_in != null ? `· starts in about ${clock(data.starts_in)}` : "";
     game.querySelector(".bar").style.width = `${data.progress}%`;
   } catch (e) {
@@ -29,82 +31,53 @@ async function poll() {
 
 if (game.dataset.api && !["done", "failed"].includes(game.dataset.status)) poll();
 
-function play(src, poster) {
+// A failed game whose video is still stored: process it again from the start.
+const retry = document.getElementById("retry");
+if (retry) {
+  retry.addEventListener("click", async () => {
+    retry.disabled = true;
+    try {
+      await api("POST", retry.dataset.url);
+      window.location.reload();  // queued: the page shows its progress
+    } catch (e) {
+      retry.disabled = false;
+      document.querySelector(".retry-result").textContent = `Could not retry: ${e.message}`;
+    }
+  });
+}
+
+// `which` names what plays ("rally:3", "digest_url"), so refresh.js can swap in a freshly
+// signed URL of the same thing.
+function play(src, poster, which) {
   if (!player) return;
   player.src = src;
+  player.dataset.media = which || "";
   if (poster) player.poster = poster;
   player.play().catch(() => {});
   player.scrollIntoView({ behavior: "smooth", block: "center" });
 }
 
-for (const li of document.querySelectorAll("li.rally")) {
-  li.querySelector("button.play").addEventListener("click", () => play(li.dataset.clip, li.dataset.poster));
+function playRally(index) {
+  const li = document.querySelector(`li.rally[data-index="${index}"]`);
+  if (li) play(li.dataset.clip, li.dataset.poster, `rally:${index}`);
 }
+
+if (player) player.dataset.media = `rally:${document.querySelector("li.rally").dataset.index}`;
+for (const li of document.querySelectorAll("li.rally")) {
+  li.querySelector("button.play").addEventListener("click", () => playRally(li.dataset.index));
+}
+// Timeline blocks are buttons to the keyboard too (tabindex and role in front/timeline.py).
 for (const rect of document.querySelectorAll("svg.timeline rect.rally")) {
-  rect.addEventListener("click", () => {
-    const li = document.querySelector(`li.rally[data-index="${rect.dataset.index}"]`);
-    if (li) play(li.dataset.clip, li.dataset.poster);
+  rect.addEventListener("click", () => playRally(rect.dataset.index));
+  rect.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter" && event.key !== " ") return;
+    event.preventDefault();  // Space would scroll the page
+    playRally(rect.dataset.index);
   });
 }
 for (const link of document.querySelectorAll("a[data-play]")) {
-  link.addEventListener("click", (event) => { event.preventDefault(); play(link.href); });
+  link.addEventListener("click", (event) => { event.preventDefault(); play(link.href, null, link.dataset.media); });
 }
-
-async function share(button, rally) {
-  const result = document.querySelector(".share-result");
-  try {
-    const data = await api("POST", button.dataset.url, rally ? { rally: Number(rally) } : {});
-    result.innerHTML = "";
-    const link = document.createElement("a");
-    link.href = data.url;
-    link.textContent = data.url;
-    link.id = "share-link";
-    result.append("Anyone with this link can watch: ", link);
-    listShare(data, rally);
-  } catch (e) {
-    result.textContent = `Could not share: ${e.message}`;
-  }
-}
-
-// A new link joins the page's list at once, so it can be revoked without a reload.
-function listShare(data, rally) {
-  const shares = document.getElementById("shares");
-  if (!shares) return;
-  const li = document.createElement("li");
-  li.dataset.token = data.token;
-  const link = document.createElement("a");
-  link.href = data.url;
-  link.textContent = rally ? `Rally ${rally}` : "Whole game";
-  const button = document.createElement("button");
-  button.className = "revoke";
-  button.textContent = "Revoke";
-  button.dataset.url = shares.dataset.revoke.replace("TOKEN", encodeURIComponent(data.token));
-  li.append(link, " ", button);
-  const list = shares.querySelector("ul");
-  list.insertBefore(li, list.firstChild);  // newest first, as the server lists them
-  watchRevoke(button);
-}
-
-function watchRevoke(button) {
-  button.addEventListener("click", async () => {
-    button.disabled = true;
-    try {
-      await api("DELETE", button.dataset.url);
-      button.closest("li").remove();
-    } catch (e) {
-      button.disabled = false;
-      if (e.status === 404) button.closest("li").remove();  // revoked already (another tab)
-      else alert(`Could not revoke: ${e.message}`);
-    }
-  });
-}
-
-const shareGame = document.getElementById("share-game");
-if (shareGame) shareGame.addEventListener("click", () => share(shareGame, null));
-for (const button of document.querySelectorAll("button.share-rally")) {
-  button.addEventListener("click", () => share(button, button.dataset.index));
-}
-for (const button of document.querySelectorAll("button.revoke")) watchRevoke(button);
 
 // --- The court card: the still with the court's outline over it, and marking the
 // court's four outer corners on it. Corners are kept in source pixels (the video's

@@ -32,6 +32,15 @@ function apiMessage(data) {
   return Object.values(data).flat().join(" ");
 }
 
+// A processing game's time left, as front/progress.py's eta_words says it.
+function etaWords(seconds) {
+  if (seconds == null) return "";
+  if (seconds < 60) return "less than a minute left";
+  const minutes = Math.round(seconds / 60);
+  return minutes < 60 ? `about ${minutes} min left`
+    : `about ${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, "0")} min left`;
+}
+
 // The pages carry no inline script, handler or style (the Content-Security-Policy allows
 // none): what they need on load is set here. Scripts come last in the page, so it is parsed.
 for (const bar of document.querySelectorAll(".bar[data-percent]")) bar.style.width = `${bar.dataset.percent}%`;
@@ -39,4 +48,12 @@ for (const form of document.querySelectorAll("form[data-confirm]")) {
   form.addEventListener("submit", (event) => {
     if (!window.confirm(form.dataset.confirm)) event.preventDefault();
   });
+}
+// Dates come as <time datetime="ISO"> in UTC; shown in the viewer's own time zone.
+const localDate = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+for (const time of document.querySelectorAll("time[datetime]")) {
+  const when = new Date(time.getAttribute("datetime"));
+  if (Number.isNaN(when.getTime())) continue;
+  time.title = time.textContent;  // the UTC time the server wrote, on hover
+  time.textContent = localDate.format(when);
 }
