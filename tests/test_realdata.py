@@ -35,8 +35,10 @@ def test_it_finds_the_ball_within_10_px_in_most_of_the_tracknet_frames():
 
 def test_a_flight_taken_for_play_follows_the_hand_labelled_ball_through_most_of_the_katowice_bedzin_rally():
     # tests/kats_ball_labels.json: the ball marked by hand in every third frame (null
-    # where hidden or above the picture); bench/kats_ball.py prints the figures.
+    # where hidden or above the picture); bench/kats_ball.py prints the figures. The
+    # clip is a 25 fps camera stored at 30 fps: timed by their PTS, the frames left
+    # between the repeats made a flight taken for play follow the ball in 0.65 of them.
     video = realdata("kats-beds-rally", "kats-beds-clip.mp4")
     hits = ball_hits(video, frame_labels(video, Path(__file__).with_name("kats_ball_labels.json")))
     assert hits.labelled > 100 and 0 < hits.repeated < hits.labelled / 4
-    assert hits.in_play > hits.judged / 2, hits
+    assert hits.in_play > 0.65 * hits.judged, hits

@@ -10,10 +10,12 @@ not, and are left to the tracker, which keeps only smooth ballistic paths.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
+
+from vproc.cadence import Cadence
 
 #: Largest ball diameter in analysis pixels (analysis images are ~360 px tall): a
 #: ball far away on a wide shot is ~2 px, one next to the camera ~20 px.
@@ -51,7 +53,7 @@ class Blob:
 
 @dataclass(frozen=True)
 class FrameBlobs:
-    """The candidates found in the frame at time `t` (possibly none)."""
+    """The candidates found in the frame taken at time `t` (possibly none)."""
 
     t: float
     blobs: list[Blob]
@@ -59,14 +61,18 @@ class FrameBlobs:
     #: the ball; the crowd and boards that always move are left out); NaN for a
     #: frame skipped as a cut, a pan or a flash.
     moving: float = float("nan")
+    #: The frame's PTS time, where it differs from `t` (see `vproc.cadence`).
+    pts: float | None = None
 
 
 class BallDetector:
     """Feed frames in order with `process_frame`; each call returns the blobs of the
-    frame two frames back (the differencing needs two frames of look-ahead)."""
+    frame two frames back (the differencing needs two frames of look-ahead), at the
+    time it was taken (`Cadence`: its PTS unless the footage repeats frames)."""
 
     def __init__(self) -> None:
-        self._frames: list[tuple[float, np.ndarray]] = []
+        self._frames: list[tuple[int, float, np.ndarray]] = []  # (number in the cadence, PTS, grey image)
+        self._cadence = Cadence()
         self._reference_mean: float | None = None
         self._activity: np.ndarray | None = None
         self._seen = 0  # frames in the activity map
@@ -75,15 +81,17 @@ class BallDetector:
         """Candidates of the previous frame; None when there is no frame to report yet
         or this frame repeats the previous one (a duplicate carries no motion)."""
         image = self._normalise(image)
-        if self._frames and is_duplicate(self._frames[-1][1], image):
+        if self._frames and is_duplicate(self._frames[-1][2], image):
+            self._cadence.repeated(t)
             return None
-        self._frames.append((t, image))
+        self._frames.append((self._cadence.kept(t), t, image))
         if len(self._frames) > 5:
             self._frames.pop(0)
         if len(self._frames) < 5:
             return None
-        (_, before2), (_, before), (t_mid, middle), (_, after), (_, after2) = self._frames
-        return self._blobs(t_mid, middle, before, after, before2, after2)
+        (_, _, before2), (_, _, before), (n_mid, pts, middle), (_, _, after), (_, _, after2) = self._frames
+        found = self._blobs(self._cadence.time(n_mid), middle, before, after, before2, after2)
+        return found if found.t == pts else replace(found, pts=pts)
 
     def _normalise(self, image: np.ndarray) -> np.ndarray:
         """Scale brightness to a slowly moving reference, so flicker is not motion."""

@@ -49,7 +49,7 @@ def ball_hits(video: Path, truth: Labels, within: float = 10.0) -> BallHits:
     """Score the detector, the tracker and the flight model on a clip whose ball is
     labelled (`tracknet_labels`, `frame_labels`). Frames are matched by their PTS time."""
     source, detector, tracker = FrameSource(video), BallDetector(), None
-    among, blobs, width, previous, repeats = 0, 0, 0, None, set()
+    among, blobs, width, previous, repeats, taken = 0, 0, 0, None, set(), {}
     for frame in source:
         tracker, width = tracker or BallTracker(frame.image.shape[0]), frame.image.shape[1]
         if previous is not None and round(frame.t, 3) in truth and is_duplicate(previous, frame.image):
@@ -57,16 +57,18 @@ def ball_hits(video: Path, truth: Labels, within: float = 10.0) -> BallHits:
         previous = frame.image.copy()  # the decoder reuses its buffers
         found = detector.process_frame(frame.t, frame.image)
         tracker.update(found)
-        if found is None or round(found.t, 3) not in truth:
+        pts = None if found is None else round(found.t if found.pts is None else found.pts, 3)
+        if pts not in truth:
             continue
-        x, y = truth[round(found.t, 3)]
+        taken[pts] = found.t  # flights are in the times frames were taken (vproc.cadence)
+        x, y = truth[pts]
         blobs += len(found.blobs)
         among += any(np.hypot(b.x * source.scale - x, b.y * source.scale - y) <= within for b in found.blobs)
     if tracker is None:
         return BallHits(len(truth), 0, 0, 0, 0, 0.0)
     flights = tracker.finish()
     play = play_flights(flights, width, tracker.height, analysed_rate(tracker.frame_times), sound=listen(video))
-    fresh = {t: xy for t, xy in truth.items() if t not in repeats}
+    fresh = {taken.get(t, t): xy for t, xy in truth.items() if t not in repeats}
     return BallHits(
         len(truth), len(repeats), among, _followed(flights, fresh, source.scale, within),
         _followed(play, fresh, source.scale, within), blobs / max(len(truth), 1),
