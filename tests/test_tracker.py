@@ -88,6 +88,19 @@ def test_a_touch_that_turns_the_ball_ends_one_flight_and_starts_the_next():
     assert _covering(flights, 0.0, touch) >= 0.8 and _covering(flights, touch, times[-1]) >= 0.8
 
 
+def test_a_flight_seen_only_now_and_then_before_it_could_start_a_track_begins_where_the_ball_was_first_seen():
+    # A serve seen in every third frame at first (lost against the crowd), then in
+    # every frame: a track can start only once the ball shows in three frames of four,
+    # and is then extended back through the earlier sightings.
+    t = np.arange(0, 1.0, 1 / FPS)
+    ball = _seen(_arc(t, (-3.0, 12.0, 3.0), (6.0, -8.0, 3.0)))
+    frames = _frames(t + 5.0, ball, clutter=3, seed=5)
+    for i in (1, 2, 4, 5, 7):  # seen in frames 0, 3 and 6 only, then from frame 8 on
+        frames[i] = FrameBlobs(frames[i].t, frames[i].blobs[1:])
+    flights = _track(frames)
+    assert flights and min(f.start for f in flights if f.end > 5.5) <= 5.0 + 3 / FPS + 1e-6, [(f.start, f.end) for f in flights]
+
+
 def test_one_badly_centred_blob_does_not_throw_the_track_off_the_ball_among_a_crowd_of_blobs():
     # A high set seen from behind the end line at 25 fps, in front of a crowd that
     # gives 20 blobs a frame. One blob of the ball is centred 4 px off (the motion mask

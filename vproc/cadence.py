@@ -8,7 +8,10 @@ on the 30 fps grid: up to a slot (1/30 s) away from when they were taken. A spik
 ball moves ~10 analysis pixels in that time, so its path stops looking ballistic and
 the tracker cuts it up. While repeats are being seen, the frames left are taken to be
 evenly spaced in time, as the camera took them: a straight line through their PTS by
-their count. Footage without repeats keeps its PTS exactly.
+their count. Footage without repeats keeps its PTS exactly, and so does footage whose
+"repeats" are moments when nothing moved: the frames left are then not evenly spaced
+(a still stretch leaves a gap), which the line shows by missing some PTS by more
+than a slot.
 """
 
 from __future__ import annotations
@@ -57,8 +60,8 @@ class Cadence:
         else:
             numbers, times = np.array(self._kept).T
             slope, intercept = np.polyfit(numbers - n, times, 1)
-            # Never more than a slot from the PTS, and always after the frame before.
-            t = float(np.clip(intercept, pts - slope, pts + slope))
-        t = max(t, self._last + 1e-4)
+            even = np.abs(times - intercept - slope * (numbers - n)).max() < slope
+            t = intercept if even else pts
+        t = max(float(t), self._last + 1e-4)  # always after the frame before
         self._last = t
         return t

@@ -5,7 +5,9 @@ where it was or will be (no ghost); a flicker-compensating normalisation keeps
 light changes from lighting up the whole picture; connected components of the
 motion mask are kept when their size and shape could be a ball. Players are far
 bigger than the ball and are dropped by size; heads, hands and spectators are
-not, and are left to the tracker, which keeps only smooth ballistic paths.
+not, and are left to the tracker, which keeps only smooth ballistic paths. When a
+wobbling camera turns every edge into a thin moving line that joins the picture into
+one shape, the thin lines are dropped first.
 """
 
 from __future__ import annotations
@@ -27,9 +29,17 @@ MIN_FILL = 0.3
 MIN_THRESHOLD = 10
 #: A frame with more moving pixels than this share is a cut, a pan or a flash: skip it.
 MAX_MOVING_SHARE = 0.25
-#: A frame this close to the previous one (mean grey difference) is a duplicate
-#: (frame-rate conversion, a phone's VFR padding): it carries no motion and is skipped.
-DUPLICATE_DIFFERENCE = 0.15
+#: A frame in which no more than DUPLICATE_PIXELS pixels differ from the previous one
+#: by more than DUPLICATE_LEVEL grey levels shows nothing new: a repeat (frame-rate
+#: conversion, a phone's VFR padding; re-encoded, so not bit-identical) or a moment
+#: when nothing moves. It is skipped. A mean difference cannot tell a repeat from a
+#: calm wide shot, where only a small player and the ball move: it skipped most frames
+#: of such games.
+DUPLICATE_LEVEL = 30
+DUPLICATE_PIXELS = 3
+#: A grown shape covering more than this share of the picture is edges joined by a
+#: wobbling camera, not players: the frame's thin lines are then dropped first.
+GIANT_SHARE = 0.05
 #: Places that move most of the time (crowd, LED boards, a neighbouring court's
 #: players) are ignored: a ball passes a place in a frame or two, so its activity stays low.
 #: The map is a plain mean over the first frames, an exponential one after.
@@ -129,21 +139,21 @@ class BallDetector:
         return FrameBlobs(t, blobs, moving)
 
 
+_THIN = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 _GROW = np.ones((7, 7), np.uint8)
 
 
 def _ball_shapes(mask: np.ndarray) -> list[tuple[float, float, float]]:
     """(x, y, diameter) of the shapes in a motion mask that could be a ball."""
-    # Grown by a few pixels, the fragments of a moving player (limbs, edges, a
-    # head) join into one big shape and are dropped by size; a ball in the air
-    # stays on its own.
-    mask = cv2.dilate(mask, _GROW)
-    # Outer contours, not connected-component labelling: six times cheaper, and
-    # the shapes' boxes and areas are all the filter needs.
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    if not contours:
+    contours, shapes = _grown_shapes(mask)
+    if len(shapes) and shapes[:, 4].max() > GIANT_SHARE * mask.size:
+        # Lines one pixel thin go first: a camera that wobbles even slightly makes
+        # every edge in the picture (court lines, boards, the net) such a line, and
+        # grown, they join the picture into one shape with the ball inside it. A
+        # ball, even a far one, is at least two pixels across.
+        contours, shapes = _grown_shapes(cv2.morphologyEx(mask, cv2.MORPH_OPEN, _THIN))
+    if not len(shapes):
         return []
-    shapes = np.array([(*cv2.boundingRect(c), _pixel_area(c)) for c in contours], dtype=np.float64)
     grow = _GROW.shape[0] - 1
     x, y, w, h, area = shapes.T
     w, h = w - grow, h - grow  # the blob before it was grown
@@ -156,9 +166,23 @@ def _ball_shapes(mask: np.ndarray) -> list[tuple[float, float, float]]:
     return found
 
 
+def _grown_shapes(mask: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """The outer contours of the grown mask, and for each its box and pixel area."""
+    # Grown by a few pixels, the fragments of a moving player (limbs, edges, a
+    # head) join into one big shape and are dropped by size; a ball in the air
+    # stays on its own.
+    grown = cv2.dilate(mask, _GROW)
+    # Outer contours, not connected-component labelling: six times cheaper, and
+    # the shapes' boxes and areas are all the filter needs.
+    contours, _ = cv2.findContours(grown, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    shapes = np.array([(*cv2.boundingRect(c), _pixel_area(c)) for c in contours], dtype=np.float64).reshape(-1, 5)
+    return contours, shapes
+
+
 def is_duplicate(previous: np.ndarray, image: np.ndarray) -> bool:
     """Whether `image` repeats `previous` (grey frames): it shows nothing new."""
-    return float(cv2.norm(previous[::4, ::4], image[::4, ::4], cv2.NORM_L1)) < DUPLICATE_DIFFERENCE * previous[::4, ::4].size
+    _, changed = cv2.threshold(cv2.absdiff(previous, image), DUPLICATE_LEVEL, 255, cv2.THRESH_BINARY)
+    return cv2.countNonZero(changed) <= DUPLICATE_PIXELS
 
 
 def _pixel_area(contour: np.ndarray) -> float:

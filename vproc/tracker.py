@@ -44,6 +44,10 @@ MIN_SPEED = 0.14
 MAX_RESIDUAL = 1.5
 #: A track with this many points predicts from a parabola fitted to its last this many.
 FIT_POINTS = 6
+#: Frames of unclaimed candidates kept so that a track, once it has FIT_POINTS points
+#: and a trustworthy parabola, is extended back to where the ball was first seen: a
+#: track starts only from three steady candidates in a row, so usually a little late.
+BACK_FRAMES = 15
 #: Pieces with this many points or more are fitted with a cubic in time, not a
 #: parabola: long flights show the camera's perspective (see `_path_errors`).
 CUBIC_POINTS = 8
@@ -53,6 +57,7 @@ CUBIC_POINTS = 8
 class Track:
     points: list[Blob] = field(default_factory=list)
     last_seen: float = 0.0
+    looked_back: bool = False  # extended back to where the ball was first seen
 
     def predict(self, t: float) -> tuple[float, float]:
         """Where the ball will be at `t`: a parabola in time fitted to the last
@@ -197,6 +202,9 @@ class BallTracker:
         t, blobs = found.t, found.blobs
         self.frame_times.append(t)
         unused = self._extend_tracks(t, blobs)
+        for track in self.tracks:
+            if not track.looked_back and len(track.points) >= FIT_POINTS:
+                self._extend_back(track)
         self._close_stale(t)
         self._seed(t, unused)
 
@@ -259,12 +267,30 @@ class BallTracker:
         ball is often missed for a frame) that move steadily: b between a and c."""
         current = np.array([(b.x, b.y) for b in blobs]).reshape(-1, 2)
         self._recent.append((t, current, blobs))
-        self._recent = self._recent[-4:]
+        self._recent = self._recent[-BACK_FRAMES:]
         if not len(current):
             return
         for first, second in ((-3, -2), (-4, -2), (-4, -3)):
             if len(self._recent) >= -first:
                 self._seed_from(self._recent[first], self._recent[second], self._recent[-1])
+
+    def _extend_back(self, track: Track) -> None:
+        """Prepend the candidates of earlier frames that lie on the track's parabola run
+        backwards (as `_extend_tracks` does forwards, missing at most MAX_MISS)."""
+        track.looked_back = True
+        fit, earlier, seen = track.points[:FIT_POINTS], [], track.points[0].t
+        for t, _, blobs in reversed(self._recent):
+            if t >= fit[0].t or not blobs:
+                continue
+            if seen - t > MAX_MISS:
+                break
+            x, y = _parabola_at(fit, t)
+            step = np.hypot(x - fit[0].x, y - fit[0].y)
+            best = min(blobs, key=lambda b: np.hypot(b.x - x, b.y - y))
+            if np.hypot(best.x - x, best.y - y) <= 2.0 + 0.5 * fit[0].size + 0.5 * step:
+                earlier.append(best)
+                fit, seen = [best, *fit[:-1]], t
+        track.points[:0] = earlier[::-1]
 
     def _seed_from(self, a, b, c) -> None:
         (ta, pa, ba), (tb, pb, bb), (tc, pc, bc) = a, b, c

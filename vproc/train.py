@@ -24,11 +24,12 @@ trained on.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import pickle
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -151,10 +152,10 @@ def _true_ball(ball: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 def track_game(path: Path, cache: bool = False, heard: bool = True) -> Game:
     """Run the real detector and tracker over a rendered game. With `cache`, what the
-    detector found is kept beside the game (`.blobs.pkl`, our own files only) and
-    reused: the tracker runs again every time, so retraining after a change to the
-    tracker or the models takes a few seconds a game instead of a decode. Without
-    `heard` the game is taken as silent (files without sound, or muted)."""
+    detector found is kept beside the game (`.blobs-<digest of the detector's source>.pkl`,
+    our own files only) and reused: the tracker runs again every time, so retraining
+    after a change to the tracker or the models takes a few seconds a game instead of
+    a decode. Without `heard` the game is taken as silent (files without sound, or muted)."""
     sound = _heard(path) if heard else None
     return _tracked(_detections(path, cache), Truth.load(path.with_suffix(".truth.json")), path.stem, sound)
 
@@ -253,7 +254,7 @@ class Detections:
 
 
 def _detections(path: Path, cache: bool) -> Detections:
-    kept = path.with_suffix(".blobs.pkl")
+    kept = path.with_suffix(f".blobs-{_detector_version()}.pkl")
     if cache and kept.exists():
         return pickle.loads(kept.read_bytes())
     video = probe(path)
@@ -267,6 +268,15 @@ def _detections(path: Path, cache: bool) -> Detections:
     if cache:
         kept.write_bytes(pickle.dumps(seen))
     return seen
+
+
+@cache
+def _detector_version() -> str:
+    """A digest of the detector's source: cached detections of another detector are not reused."""
+    digest = hashlib.sha256()
+    for module in ("detector.py", "cadence.py"):
+        digest.update(Path(__file__).with_name(module).read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def train(games: list[Game], folds: int = FOLDS) -> RallyModel:
