@@ -12,7 +12,6 @@ import tempfile
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -25,19 +24,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from front import games as game_service
+from front import limits
 from front import progress as game_progress
 from front.bounds import BoundedJSONParser
 from front.exceptions import UploadRejected
 from front.links import absolute, share_media, share_url, store_url
 from front.models import Game, Rally, Share
 from front.sniff import not_video_reason
+from front.uploads import (PayloadTooLarge, part_count, part_size, refuse_long_body, room_or_507, sized_part_url,
+                           too_large_detail, was_too_large, wrong_part_sizes)
 from pusher.store import StoreError, get_store
 from volley.exceptions import BadInput
-
-
-class PayloadTooLarge(APIException):
-    status_code = 413
-    default_detail = "The file is too large."
 
 
 class Conflict(APIException):
@@ -175,6 +172,13 @@ class GameViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
     def get_serializer_class(self):
         return GameListSerializer if self.action == "list" else GameSerializer
 
+    def initial(self, request, *args, **kwargs):
+        # Before authentication, which may read a form body (the session's CSRF check):
+        # a body too long to be taken is refused before a byte of it is read.
+        if self.action == "create":
+            refuse_long_body(request)
+        super().initial(request, *args, **kwargs)
+
     @extend_schema(
         request={"multipart/form-data": inline_serializer("GameUpload", {
             "video": serializers.FileField(), "name": serializers.CharField(required=False)})},
@@ -182,14 +186,14 @@ class GameViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
     )
     def create(self, request):
         video = request.FILES.get("video")
+        if was_too_large(request) or (video is not None and video.size > settings.MAX_DIRECT_UPLOAD_BYTES):
+            raise PayloadTooLarge(too_large_detail())  # its file was cut off at the limit
         if video is None:
             raise ValidationError({"video": "send the game as the multipart field `video`"})
-        if video.size > settings.MAX_DIRECT_UPLOAD_BYTES:
-            raise PayloadTooLarge(
-                f"the file is larger than {settings.MAX_DIRECT_UPLOAD_BYTES} bytes; upload it from the web page")
         name = (request.data.get("name") or Path(video.name).stem or "game")[:200]
         try:
-            game = _create_from_file(request.user, name, video)
+            with room_or_507():
+                game = _create_from_file(request.user, name, video)
         except BadInput as err:
             raise ValidationError({"video": str(err)}) from None
         return Response(GameSerializer(game, context={"request": request}).data, status=status.HTTP_201_CREATED)
@@ -250,16 +254,21 @@ class GameViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
 
 
 def _create_from_file(user, name: str, video) -> Game:
-    """Check the file, put it in the store and queue it (one request, small files)."""
+    """Check the file, admit it under the user's quotas, put it in the store and queue it
+    (one request, small files)."""
     from vproc.probe import probe
 
     game_service.check_size(video.size, settings.MAX_DIRECT_UPLOAD_BYTES)
     video.seek(0)
     game_service.check_head(video.read(4096))
-    with tempfile.TemporaryDirectory(prefix="volley-upload-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="volley-upload-", dir=settings.FILE_UPLOAD_TEMP_DIR) as scratch:
         path = _on_disk(video, Path(scratch))
         probe(path)  # raises BadInput naming what is wrong
-        return game_service.start_from_file(user, name, path, video.name, video.content_type or "video/mp4")
+        with limits.admitting(user, video.size):
+            game = game_service.new_game(user, name, video.size, video.name)
+        # Outside the quota's transaction: storing a large file must not hold the lock.
+        game_service.store_and_queue(game, path, video.content_type or "video/mp4")
+        return game
 
 
 def _on_disk(video, scratch: Path) -> Path:
@@ -377,7 +386,7 @@ class UploadViewSet(viewsets.GenericViewSet):
             if data["size"] > settings.MAX_UPLOAD_BYTES:
                 raise PayloadTooLarge(str(err)) from None
             raise ValidationError({"file": str(err)}) from None
-        with transaction.atomic():
+        with limits.admitting(request.user, data["size"]):
             game = Game.objects.create(owner=request.user, name=Path(data["name"]).stem[:200] or "game",
                                        source_size=data["size"])
             game.source_key = game_service.source_key(game, data["name"])
@@ -401,8 +410,8 @@ class UploadViewSet(viewsets.GenericViewSet):
                 isinstance(n, int) and 1 <= n <= count for n in numbers):
             raise ValidationError({"numbers": f"part numbers between 1 and {count}"})
         store = get_store()
-        return Response({"urls": {str(n): absolute(request, store.part_url(game.source_key, game.upload_id, n))
-                                  for n in numbers}})
+        return Response({"urls": {str(n): absolute(request, sized_part_url(
+            store, game.source_key, game.upload_id, n, part_size(game.source_size, n))) for n in numbers}})
 
     @extend_schema(request=None, responses=GameSerializer)
     @action(detail=True, methods=["post"])
@@ -415,7 +424,9 @@ class UploadViewSet(viewsets.GenericViewSet):
         try:
             parts = store.uploaded_parts(game.source_key, upload_id)
             if len(parts) != self._count(game) or sum(p.size for p in parts) != game.source_size:
-                raise ValidationError({"parts": f"{len(parts)} of {self._count(game)} parts are in; send the rest"})
+                wrong = wrong_part_sizes(game.source_size, parts)
+                raise ValidationError({"parts": "; ".join(wrong) if wrong else
+                                       f"{len(parts)} of {self._count(game)} parts are in; send the rest"})
             store.complete_upload(game.source_key, upload_id)
         except (ValidationError, StoreError) as err:
             # Not completed: the upload stays open, for the missing parts or another try.
@@ -438,7 +449,7 @@ class UploadViewSet(viewsets.GenericViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def _count(self, game: Game) -> int:
-        return max(1, -(-game.source_size // settings.UPLOAD_PART_BYTES))
+        return part_count(game.source_size)
 
     def _state(self, game: Game) -> dict:
         try:

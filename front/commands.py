@@ -96,12 +96,16 @@ DEMO_USER, DEMO_PASSWORD = "demo", "volley-demo"
 def _demo_game(path) -> None:
     """The README's demo: a user who owns the sample game, queued once."""
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.password_validation import validate_password
 
     from front.games import start_from_file
     from front.models import Game
 
     user, created = get_user_model().objects.get_or_create(username=DEMO_USER)
     if created:
+        # The validators every password goes through (AUTH_PASSWORD_VALIDATORS), the
+        # demo's too: a weak one here would be a weak one in every demo install.
+        validate_password(DEMO_PASSWORD, user)
         user.set_password(DEMO_PASSWORD)
         user.save()
     if not Game.objects.filter(owner=user).exists():

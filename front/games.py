@@ -4,6 +4,7 @@ should start."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 
@@ -47,14 +48,34 @@ _VIDEO_TYPE = re.compile(r"video/[a-z0-9][a-z0-9.+-]{0,60}")
 
 def start_from_file(owner, name: str, path, filename: str, content_type: str = "video/mp4") -> Game:
     """A game whose source file is on this machine: put it in the store and queue it."""
-    from pusher.store import get_store
+    game = new_game(owner, name, path.stat().st_size, filename)
+    store_and_queue(game, path, content_type)
+    return game
 
-    game = Game.objects.create(owner=owner, name=name, source_size=path.stat().st_size)
+
+def new_game(owner, name: str, size: int, filename: str) -> Game:
+    """The row of a game whose source is on its way (status uploading: it counts against
+    its owner's uploads under way until it is stored)."""
+    game = Game.objects.create(owner=owner, name=name, source_size=size)
     game.source_key = source_key(game, filename)
     game.save(update_fields=["source_key"])
-    get_store().put_file(game.source_key, path, content_type=source_type(content_type))
-    queue_game(game)
     return game
+
+
+def store_and_queue(game: Game, path, content_type: str = "video/mp4") -> None:
+    """Put the game's source file in the store and queue it; should storing fail (a full
+    disk, the store down), the game goes with whatever part of it was written."""
+    from pusher.store import get_store
+
+    try:
+        get_store().put_file(game.source_key, path, content_type=source_type(content_type))
+    except BaseException:
+        # Best effort: a store that is down leaves the row uploading, and the expiry of
+        # unfinished uploads (front.recovery) removes it later.
+        with contextlib.suppress(Exception):
+            delete_game(game)
+        raise
+    queue_game(game)
 
 
 def delete_game(game: Game) -> None:

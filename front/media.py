@@ -14,6 +14,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from front.games import is_source_key
+from front.models import Game
+from front.uploads import declared_length, part_size
 from pusher.base import check_key
 from pusher.store import LocalStore, StoreError, get_store
 
@@ -122,10 +124,25 @@ def _read(path, first: int, last: int):
 @csrf_exempt  # the signed URL is the credential, as with S3's presigned part URLs
 @require_http_methods(["PUT"])
 def upload_part(request, upload_id: str, number: int):
+    """One part of a browser upload, held to the size its upload's declared total gives
+    it: a longer Content-Length is refused unread (413), and a body without one (411),
+    as S3 does."""
     store = _local_store()
     if not _signed(request, store):
         return HttpResponseForbidden("link expired or not signed")
+    game = Game.objects.filter(upload_id=upload_id, status=Game.Status.UPLOADING).only("source_size").first()
+    if game is None:
+        return HttpResponse("no such upload (finished, cancelled or given up)", status=404, content_type="text/plain")
+    size = part_size(game.source_size or 0, number)
+    if not size:
+        return HttpResponseBadRequest(f"this upload has no part {number}", content_type="text/plain")
+    declared = declared_length(request)
+    if declared is None:  # as S3 answers a part without one; Django would read it as empty
+        return HttpResponse("send the part with a Content-Length header", status=411, content_type="text/plain")
+    if declared > size:
+        return _part_too_large(number, size)
     try:
+        # Django reads a request's body up to its Content-Length and no further.
         etag = store.write_part(upload_id, number, request)
     except StoreError as err:
         status = 413 if err.code == "EntityTooLarge" else 404
@@ -133,3 +150,8 @@ def upload_part(request, upload_id: str, number: int):
     response = HttpResponse(status=200)
     response["ETag"] = etag
     return response
+
+
+def _part_too_large(number: int, size: int) -> HttpResponse:
+    return HttpResponse(f"part {number} of this upload is {size} bytes; no more is taken",
+                        status=413, content_type="text/plain")

@@ -154,3 +154,13 @@ class Share(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+
+class Counter(models.Model):
+    """A count that expires (`front.limits`, the embedded mode only: production keeps
+    these in Redis): games a user started today, failed log-ins per name and address,
+    and the time a throttled client may try again. Expired rows are swept each minute."""
+
+    key = models.CharField(max_length=200, unique=True)
+    value = models.BigIntegerField(default=0)
+    expires_at = models.DateTimeField(db_index=True)

@@ -16,7 +16,10 @@ Redis restarts, because the game's state lives in PostgreSQL.
 Workers run it at start and every minute; `volley reconcile` runs it by hand.
 
 `expire_uploads()` gives up browser uploads nobody finished within
-`VOLLEY_UPLOAD_EXPIRY_DAYS`: their parts are deleted from the store and the game row goes.
+`VOLLEY_UPLOAD_EXPIRY_HOURS`: their parts are deleted from the store and the game row goes;
+then multipart uploads in the store that no game holds (a start whose row was rolled
+back) are aborted once as old. In production the bucket's lifecycle rule does the same
+(docs/operations.md), should no worker or reconciler run.
 
 `keep_house()` is the embedded mode's round of all of it, each minute, in a thread of
 `volley serve` (no fork there, unlike RQ's workers: see `front.workers`).
@@ -38,6 +41,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from front import events, queues
+from front.limits import forget_expired_counters
 from front.models import STAGES, Game, StageRun
 from front.runner import fail_run, retry_stage, retry_delay_left, work_dir, worker_name
 from volley.settings import node_name
@@ -132,29 +136,33 @@ def games_held_here() -> list[str]:
 
 
 def expire_uploads() -> list[str]:
-    """Abort multipart uploads left unfinished for too long (parts cost storage)."""
+    """Abort multipart uploads left unfinished for too long (parts cost storage, and
+    count against their owner's uploads under way)."""
     from front.games import delete_game
+    from front.orphans import abort_orphan_uploads
 
-    before = timezone.now() - timedelta(days=settings.UPLOAD_EXPIRY_DAYS)
+    before = timezone.now() - timedelta(hours=settings.UPLOAD_EXPIRY_HOURS)
     expired = []
     for game in Game.objects.filter(status=Game.Status.UPLOADING, created_at__lt=before):
         expired.append(str(game.id))
         delete_game(game)  # aborts the multipart upload with the rest
     if expired:
-        log.info("gave up %d uploads unfinished for %d days", len(expired), settings.UPLOAD_EXPIRY_DAYS)
+        log.info("gave up %d uploads unfinished for %d hours", len(expired), settings.UPLOAD_EXPIRY_HOURS)
+    abort_orphan_uploads(before)
     return expired
 
 
 def keep_house(every: float, stop: threading.Event) -> None:
     """`volley serve`'s housekeeping thread (embedded): recovery as the only worker, this
-    node's disk, stale uploads, every `every` seconds until `stop` is set. A round that
-    fails (the database busy for longer than its timeout) is logged; the next one
-    comes anyway."""
+    node's disk, stale uploads, expired quota counters, every `every` seconds until
+    `stop` is set. A round that fails (the database busy for longer than its timeout) is
+    logged; the next one comes anyway."""
     while not stop.wait(every):
         try:
             reconcile(sole_worker=True)
             sweep_work_dirs()
             expire_uploads()
+            forget_expired_counters()
         except Exception:
             log.exception("housekeeping failed; trying again in %s s", every)
         finally:

@@ -10,8 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from volley import defaults
 from volley.exceptions import SettingError
-from volley.settings import env_bool, env_choice, env_int, env_list, env_path, env_str, secret_key
+from volley.settings import (env_bool, env_choice, env_int, env_list, env_path, env_retired, env_str,
+                             secret_key)
 from volley.telemetry import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -118,6 +120,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    # "A numeric-only password was accepted" (issue 23): a PIN is guessed in hours.
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "games"
@@ -135,9 +139,12 @@ STATIC_ROOT = Path(_static_root) if _static_root else None
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
-# Uploads through the API are streamed to a temporary file, never held in memory.
-FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
-FILE_UPLOAD_TEMP_DIR = None
+# Uploads through the API are streamed to a temporary file (whatever their size: one
+# handler, no in-memory copies), stopped once past VOLLEY_MAX_DIRECT_UPLOAD_BYTES
+# (front/uploads.py; a body whose Content-Length says so is refused before it is read).
+FILE_UPLOAD_HANDLERS = ["front.uploads.LimitedUploadHandler"]
+#: Where those temporary files go: empty = the system's temporary directory.
+FILE_UPLOAD_TEMP_DIR = env_str("UPLOAD_TEMP_DIR", "") or None
 
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
@@ -165,7 +172,7 @@ SILENCED_SYSTEM_CHECKS = [
 REST_FRAMEWORK = {
     # Token first: a bad token answers 401 with a WWW-Authenticate header.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "front.limits.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -197,8 +204,11 @@ MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 20 * GiB, minimum=1)
 MAX_DIRECT_UPLOAD_BYTES = env_int("MAX_DIRECT_UPLOAD_BYTES", 2 * GiB, minimum=1)
 #: Size of each part of a browser upload; S3 wants ≥ 5 MiB and at most 10,000 parts.
 UPLOAD_PART_BYTES = env_int("UPLOAD_PART_BYTES", 16 * MiB, minimum=5 * MiB)
-#: A browser upload not finished after this many days is given up (its parts deleted).
-UPLOAD_EXPIRY_DAYS = env_int("UPLOAD_EXPIRY_DAYS", 7, minimum=1)
+#: A browser upload not finished after this many hours is given up (its parts deleted):
+#: by `volley serve`'s housekeeping, the workers' and `volley reconcile`, and in production
+#: by the bucket's lifecycle rule too (docs/operations.md).
+env_retired("UPLOAD_EXPIRY_DAYS", "UPLOAD_EXPIRY_HOURS")
+UPLOAD_EXPIRY_HOURS = env_int("UPLOAD_EXPIRY_HOURS", defaults.UPLOAD_EXPIRY_HOURS, minimum=1)
 #: Tries of one stage of one game before the game fails (bad input fails at once).
 STAGE_ATTEMPTS = env_int("STAGE_ATTEMPTS", 3, minimum=1)
 #: A running stage whose heartbeat is older than this is taken for dead and run again.
@@ -213,3 +223,23 @@ RETRY_MAX_SECONDS = env_int("RETRY_MAX_SECONDS", 600, minimum=0)
 STAGE_LOST_TRIES = env_int("STAGE_LOST_TRIES", 5, minimum=1)
 #: How often `volley serve` (embedded) runs recovery in the background.
 RECONCILE_SECONDS = env_int("RECONCILE_SECONDS", 60, minimum=1)
+
+# --- quotas and throttles (front/limits.py; defaults and their reasons in volley/defaults.py) ---
+#: Per user: browser uploads under way at once, the bytes they declare together, the bytes
+#: of sources kept (uploads under way included), and games started per UTC day.
+MAX_OPEN_UPLOADS = env_int("MAX_OPEN_UPLOADS", defaults.MAX_OPEN_UPLOADS, minimum=1)
+MAX_BYTES_IN_FLIGHT = env_int("MAX_BYTES_IN_FLIGHT", defaults.MAX_BYTES_IN_FLIGHT, minimum=1)
+MAX_BYTES_STORED = env_int("MAX_BYTES_STORED", defaults.MAX_BYTES_STORED, minimum=1)
+MAX_GAMES_PER_DAY = env_int("MAX_GAMES_PER_DAY", defaults.MAX_GAMES_PER_DAY, minimum=1)
+#: Log-in: wrong passwords per user name and client address before each try waits,
+#: the first wait (doubling after each further failure), the longest, and how long
+#: after the last failure they are forgotten. Wrong API tokens: per client address.
+LOGIN_FREE_FAILURES = env_int("LOGIN_FREE_FAILURES", defaults.LOGIN_FREE_FAILURES, minimum=1)
+LOGIN_DELAY_SECONDS = env_int("LOGIN_DELAY_SECONDS", defaults.LOGIN_DELAY_SECONDS, minimum=1)
+LOGIN_MAX_DELAY_SECONDS = env_int("LOGIN_MAX_DELAY_SECONDS", defaults.LOGIN_MAX_DELAY_SECONDS, minimum=1)
+LOGIN_FORGET_SECONDS = env_int("LOGIN_FORGET_SECONDS", defaults.LOGIN_FORGET_SECONDS, minimum=1)
+TOKEN_FREE_FAILURES = env_int("TOKEN_FREE_FAILURES", defaults.TOKEN_FREE_FAILURES, minimum=1)
+#: Proxies in front of Volley that append the address they saw to X-Forwarded-For: the
+#: client's address is that many entries from its right end. Embedded: none (the
+#: header is the client's to forge); production: the ingress (docs/operations.md).
+FORWARDED_HOPS = env_int("FORWARDED_HOPS", 0 if EMBEDDED else 1, minimum=0)

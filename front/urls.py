@@ -14,7 +14,7 @@ router.register("uploads", api.UploadViewSet, basename="upload")
 urlpatterns = [
     path("", views.home, name="home"),
     path("signup/", views.signup, name="signup"),
-    path("login/", auth_views.LoginView.as_view(template_name="front/login.html"), name="login"),
+    path("login/", views.ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("games/", views.game_list, name="games"),
     path("games/<uuid:game_id>/", views.game_page, name="game"),

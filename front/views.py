@@ -3,10 +3,13 @@ and health checks. The pages' live parts (upload, progress) talk to the JSON API
 
 from __future__ import annotations
 
+import math
+
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.views import LoginView
 from django.db import connection
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from front import games as game_service
 from front import progress
+from front.limits import login_throttle, wait_words
 from front.links import absolute, game_media, media_lifetime, rally_media, store_url
 from front.models import Game, Share
 from front.timeline import clock, duration_words, timeline_svg
@@ -22,6 +26,37 @@ from pusher.store import StoreError, get_store
 
 def home(request):
     return redirect("games" if request.user.is_authenticated else "login")
+
+
+class ThrottledLoginView(LoginView):
+    """Django's log-in page, throttled per user name and client address
+    (`front.limits.login_throttle`): past the free failures a try waits, answered 429
+    without the password being checked, so 40 guesses in a row no longer end in a log-in."""
+
+    template_name = "front/login.html"
+
+    def post(self, request, *args, **kwargs):
+        self.throttle = login_throttle(request, request.POST.get("username", ""))
+        wait = self.throttle.wait()
+        if wait:
+            return self._wait(wait)
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        self.throttle.succeeded()
+        return super().form_valid(form)
+
+    def form_invalid(self, form):
+        self.throttle.failed()
+        return super().form_invalid(form)
+
+    def _wait(self, wait: float):
+        message = (f"Too many wrong passwords for this name from your address. Try again in "
+                   f"{wait_words(wait)}.")
+        context = self.get_context_data(form=self.form_class(self.request), throttled=message)
+        response = self.render_to_response(context, status=429)
+        response["Retry-After"] = str(math.ceil(wait))
+        return response
 
 
 def signup(request):

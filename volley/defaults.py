@@ -57,3 +57,38 @@ ANALYSIS_FPS_MAX = 30.0
 DECODE_AHEAD = 8
 #: A decode that stops before this share of the header's duration means a truncated file.
 TRUNCATION_TOLERANCE = 0.9
+
+# --- service limits (front/limits.py; each is a VOLLEY_* setting, docs/operations.md) --
+#: Browser uploads one user may have under way at once (started, not completed). A
+#: phone user uploads one game at a time; a club uploading a weekend's games a few.
+MAX_OPEN_UPLOADS = 4
+#: Bytes one user's unfinished uploads may declare together: two of the largest games
+#: (VOLLEY_MAX_UPLOAD_BYTES, 20 GiB). 200 starts of 20 GiB each were all accepted before.
+MAX_BYTES_IN_FLIGHT = 40 * 1024**3
+#: Bytes of sources one user may keep stored (uploads under way included): about a season
+#: of 3-hour 1080p games at phone bitrates. Clips and reels are not counted: a small
+#: fraction of their game.
+MAX_BYTES_STORED = 500 * 1024**3
+#: Games one user may start per UTC day (direct and browser uploads, also deleted ones):
+#: a tournament day is a dozen games; each one costs minutes of a worker.
+MAX_GAMES_PER_DAY = 30
+#: A browser upload unfinished this many hours is given up (parts deleted, game removed):
+#: 20 GiB at 10 Mbit/s takes under 5 h, and a page left overnight can still resume.
+UPLOAD_EXPIRY_HOURS = 48
+#: The multipart framing around a direct upload's file (boundaries, part headers, the
+#: name field): a body longer than the file limit plus this is refused unread.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+
+# --- log-in and token throttling (front/limits.py) -----------------------------------
+#: Wrong passwords for one user name from one address before log-ins wait: typos cost nothing.
+LOGIN_FREE_FAILURES = 5
+#: The wait after the first failure beyond the free ones; it doubles with each further one...
+LOGIN_DELAY_SECONDS = 2
+#: ...up to this: a guesser gets about 12 tries an hour per address and name, while the
+#: real user waits at most 5 minutes on that address (none on any other).
+LOGIN_MAX_DELAY_SECONDS = 300
+#: Failures are forgotten this long after the last one.
+LOGIN_FORGET_SECONDS = 3600
+#: Requests with a wrong API token from one address before that address waits (the same
+#: delays): a client with a revoked token retries a few times; a guesser far more.
+TOKEN_FREE_FAILURES = 20

@@ -86,6 +86,13 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     raise SettingError(f"{PREFIX}{name} must be one of {', '.join(choices)}, got {value!r}")
 
 
+def env_retired(name: str, replacement: str) -> None:
+    """A setting that was replaced: set, it stops the start with what to set instead,
+    rather than being silently ignored."""
+    if _raw(name) is not None:
+        raise SettingError(f"{PREFIX}{name} was replaced by {PREFIX}{replacement}; set that instead")
+
+
 def ffmpeg_binary() -> str:
     """The ffmpeg executable (`VOLLEY_FFMPEG`, default `ffmpeg` on PATH)."""
     return env_str("FFMPEG", "ffmpeg")
