@@ -37,6 +37,11 @@ from pusher.store import StoreError, get_store
 from volley.exceptions import BadInput
 
 
+#: Game and upload ids in paths: the router matches with regular expressions, not the
+#: `uuid` converter, and an id that is no UUID reached the database lookup (a 500).
+UUID_PATH = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
 class Conflict(APIException):
     status_code = 409
     default_detail = "The game is not in a state that allows this."
@@ -160,6 +165,7 @@ class GameViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
     parser_classes = [MultiPartParser, BoundedJSONParser]
     queryset = Game.objects.none()  # typed for the schema; get_queryset picks the user's
     lookup_value_converter = "uuid"
+    lookup_value_regex = UUID_PATH
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no user
@@ -190,7 +196,7 @@ class GameViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
             raise PayloadTooLarge(too_large_detail())  # its file was cut off at the limit
         if video is None:
             raise ValidationError({"video": "send the game as the multipart field `video`"})
-        name = (request.data.get("name") or Path(video.name).stem or "game")[:200]
+        name = game_name(request.data.get("name") or Path(video.name).stem)
         try:
             with room_or_507():
                 game = _create_from_file(request.user, name, video)
@@ -253,6 +259,12 @@ class GameViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
         return Response(GameSerializer(game, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
 
 
+def game_name(text: str) -> str:
+    """A game's name from what a client sent: printable characters only (PostgreSQL refuses
+    NUL bytes, UTF-8 has no lone surrogates: both were 500s), at most 200, else "game"."""
+    return "".join(c for c in text if c.isprintable()).strip()[:200] or "game"
+
+
 def _create_from_file(user, name: str, video) -> Game:
     """Check the file, admit it under the user's quotas, put it in the store and queue it
     (one request, small files)."""
@@ -285,7 +297,8 @@ def _on_disk(video, scratch: Path) -> Path:
 class ShareMedia(serializers.Serializer):
     """Freshly signed URLs of what a share link shows."""
 
-    expires_in = serializers.IntegerField(help_text="seconds the URLs stay valid, at least")
+    expires_in = serializers.IntegerField(help_text="seconds the URLs stay valid, at least: fetch them again "
+                                                    "before then (CDN URLs of published files do not expire)")
     rallies = serializers.ListField(child=serializers.DictField(), help_text="index, clip_url, poster_url, download_url")
     digest_url = serializers.URLField(allow_null=True)
     digest_download_url = serializers.URLField(allow_null=True)
@@ -300,15 +313,20 @@ class ShareView(APIView):
 
     @extend_schema(responses={200: ShareMedia})
     def get(self, request, token: str):
-        """The shared game's or rally's media on freshly signed URLs, for a share page
-        left open longer than they last; 404 once the link is revoked."""
+        """The shared game's or rally's media on freshly signed, short-lived URLs
+        (VOLLEY_SHARE_URL_EXPIRY), for a share page left open longer than they last;
+        404 once the link is revoked."""
         share = get_object_or_404(Share.objects.select_related("game"), token=token, revoked_at__isnull=True,
                                   game__status=Game.Status.DONE)
         return Response(share_media(request, share))
 
     @extend_schema(responses={204: None})
     def delete(self, request, token: str):
-        """Revoke a share link: it answers 404 from now on."""
+        """Revoke a share link: the link, its page and this API answer 404 from now on.
+        The media URLs it already handed out stop at once in the embedded mode; presigned
+        S3 URLs run out within VOLLEY_SHARE_URL_EXPIRY; with a CDN, files already opened
+        stay reachable at their CDN address until the game is deleted (docs/operations.md,
+        "Revoking a share")."""
         share = get_object_or_404(Share, token=token, game__owner=request.user, revoked_at__isnull=True)
         share.revoked_at = timezone.now()
         share.save(update_fields=["revoked_at"])
@@ -363,6 +381,7 @@ class UploadViewSet(viewsets.GenericViewSet):
     serializer_class = UploadStateSerializer
     queryset = Game.objects.none()  # typed for the schema; uploads are looked up by owner
     lookup_value_converter = "uuid"
+    lookup_value_regex = UUID_PATH
 
     def _game(self, request, pk) -> Game:
         """The user's open upload; 409 while another request completes it."""
@@ -405,7 +424,8 @@ class UploadViewSet(viewsets.GenericViewSet):
     def parts(self, request, pk=None):
         game = self._game(request, pk)
         count = self._count(game)
-        numbers = request.data.get("numbers") or []
+        # A JSON body may be any value (null, a list): only an object has numbers.
+        numbers = (request.data.get("numbers") if isinstance(request.data, dict) else None) or []
         if not isinstance(numbers, list) or len(numbers) > count or not all(
                 isinstance(n, int) and 1 <= n <= count for n in numbers):
             raise ValidationError({"numbers": f"part numbers between 1 and {count}"})

@@ -1,6 +1,7 @@
 """The embedded mode's stand-in for S3: serves the local store's files (with HTTP
 ranges, so players can seek) and takes upload parts, both on signed URLs the
-local store hands out. In production the browser talks to S3/the CDN instead."""
+local store hands out, or that a share page handed out (`front.sharing`: good only while
+the share is live). In production the browser talks to S3/the CDN instead."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import re
 import unicodedata
 
 from django.http import (FileResponse, Http404, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden,
-                         StreamingHttpResponse)
+                         HttpResponseNotFound, StreamingHttpResponse)
 from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from front import sharing
 from front.games import is_source_key
 from front.models import Game
 from front.uploads import declared_length, part_size
@@ -37,8 +39,21 @@ def _local_store() -> LocalStore:
 
 
 def _signed(request, store: LocalStore) -> bool:
-    return store.verify(request.path_info, request.GET.get("expires", ""), request.GET.get("sig", ""),
-                        download_name=request.GET.get("dl") or None)
+    sig = request.GET.get("sig", "")
+    # hmac.compare_digest raises on non-ASCII text (a 500): no signature of ours is.
+    return sig.isascii() and store.verify(request.path_info, request.GET.get("expires", ""), sig,
+                                          download_name=request.GET.get("dl") or None)
+
+
+def _refusal(request, store: LocalStore, key: str) -> HttpResponse | None:
+    """None when the URL may fetch `key`: signed for its owner by the store, or handed out
+    by a share page that is still live (checked on every request: revoking cuts it off)."""
+    if sharing.SHARE_PARAM not in request.GET:
+        return None if _signed(request, store) else HttpResponseForbidden("link expired or not signed")
+    status = sharing.check(request, key)
+    if status == 404:
+        return HttpResponseNotFound("this link is no longer shared", content_type="text/plain")
+    return None if status == 200 else HttpResponseForbidden("link expired or not signed")
 
 
 @require_http_methods(["GET", "HEAD"])
@@ -48,8 +63,9 @@ def media(request, key: str):
         check_key(key)
     except ValueError:
         return HttpResponseBadRequest("bad file name", content_type="text/plain")
-    if not _signed(request, store):
-        return HttpResponseForbidden("link expired or not signed")
+    refused = _refusal(request, store, key)
+    if refused:
+        return refused
     content_type = SERVED_TYPES.get(_suffix(key))
     # The uploaded source is never served, even on a validly signed URL.
     if content_type is None or is_source_key(key):

@@ -209,6 +209,9 @@ UPLOAD_PART_BYTES = env_int("UPLOAD_PART_BYTES", 16 * MiB, minimum=5 * MiB)
 #: by the bucket's lifecycle rule too (docs/operations.md).
 env_retired("UPLOAD_EXPIRY_DAYS", "UPLOAD_EXPIRY_HOURS")
 UPLOAD_EXPIRY_HOURS = env_int("UPLOAD_EXPIRY_HOURS", defaults.UPLOAD_EXPIRY_HOURS, minimum=1)
+#: Seconds a share page's media URLs stay valid (front/sharing.py; never longer than
+#: VOLLEY_URL_EXPIRY): the bound on a presigned URL taken from a link later revoked.
+SHARE_URL_EXPIRY = env_int("SHARE_URL_EXPIRY", defaults.SHARE_URL_EXPIRY, minimum=60)
 #: Tries of one stage of one game before the game fails (bad input fails at once).
 STAGE_ATTEMPTS = env_int("STAGE_ATTEMPTS", 3, minimum=1)
 #: A running stage whose heartbeat is older than this is taken for dead and run again.

@@ -19,9 +19,11 @@ urlpatterns = [
     path("games/", views.game_list, name="games"),
     path("games/<uuid:game_id>/", views.game_page, name="game"),
     path("games/<uuid:game_id>/delete/", views.delete_game, name="game-delete"),
-    path("s/<str:token>/", views.share_page, name="share"),
+    # Share tokens are URL-safe base64 (`front.models.new_token`): anything else is no
+    # share, answered 404 here (a NUL byte reached PostgreSQL, which refused it: a 500).
+    path("s/<slug:token>/", views.share_page, name="share"),
     path("api/", include(router.urls)),
-    path("api/shares/<str:token>/", api.ShareView.as_view(), name="share-api"),
+    path("api/shares/<slug:token>/", api.ShareView.as_view(), name="share-api"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("media/<path:key>", media.media, name="media"),
     path("uploads/local/<str:upload_id>/<int:number>", media.upload_part, name="local-part"),

@@ -16,9 +16,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from front import games as game_service
-from front import progress
+from front import progress, sharing
 from front.limits import login_throttle, wait_words
-from front.links import absolute, game_media, media_lifetime, rally_media, store_url
+from front.links import absolute, game_media, rally_media, store_url
 from front.models import Game, Share
 from front.timeline import clock, duration_words, timeline_svg
 from pusher.store import StoreError, get_store
@@ -97,8 +97,10 @@ def share_page(request, token):
                                             "message": "Whoever shared it has stopped sharing it."}, status=404)
     if share is None or share.game.status != Game.Status.DONE:
         raise Http404("no such link")
-    context = _game_context(request, share.game, editable=False, only=share.rally_index)
-    context.update(share=share, media_lifetime=media_lifetime())
+    # Short-lived URLs tied to the share (`front.sharing`): revoking it cuts them off.
+    signer = sharing.ShareSigner(share)
+    context = _game_context(request, share.game, editable=False, only=share.rally_index, signer=signer)
+    context.update(share=share, media_lifetime=sharing.lifetime())
     return render(request, "front/game.html", context)
 
 
@@ -123,21 +125,21 @@ def _can_retry(game: Game) -> bool:
         return False
 
 
-def _rally_item(request, game: Game, rally) -> dict:
-    media = rally_media(request, game, rally)
+def _rally_item(request, game: Game, rally, signer) -> dict:
+    media = rally_media(request, game, rally, signer)
     return {"rally": rally, "clip": media["clip_url"], "download": media["download_url"],
             "poster": media["poster_url"], "start": clock(rally.start), "end": clock(rally.end),
             "length": duration_words(rally.duration)}
 
 
-def _game_context(request, game: Game, editable: bool, only: int | None = None) -> dict:
+def _game_context(request, game: Game, editable: bool, only: int | None = None, signer=None) -> dict:
     rallies = list(game.rallies.all())
     if only is not None:
         rallies = [r for r in rallies if r.index == only]
-    items = [_rally_item(request, game, r) for r in rallies]
+    items = [_rally_item(request, game, r, signer) for r in rallies]
     first = items[0] if items else None
     duration = (game.video or {}).get("duration") or 0
-    media = game_media(request, game)
+    media = game_media(request, game, signer)
     return {
         "game": game,
         "editable": editable,
@@ -155,6 +157,7 @@ def _game_context(request, game: Game, editable: bool, only: int | None = None) 
         "og_image": first["poster"] if first else None,
         "og_video": first["clip"] if only is not None and first else media["digest_url"],
         "page_url": absolute(request, request.path),
+        "revocation": sharing.revocation_words() if editable else "",
     }
 
 

@@ -58,6 +58,14 @@ DECODE_AHEAD = 8
 #: A decode that stops before this share of the header's duration means a truncated file.
 TRUNCATION_TOLERANCE = 0.9
 
+# --- sharing (front/sharing.py; a VOLLEY_* setting, docs/settings.md) ---------
+#: Seconds a media URL handed out by a share page (or GET /api/shares/TOKEN/) stays valid.
+#: The open page re-signs its URLs well before then, so viewers notice nothing; what it
+#: bounds is a presigned S3 URL taken from a link that is then revoked, which S3 cannot
+#: revoke: 10 minutes is a few re-signs an hour for an open page, and a revoked clip's
+#: URLs are dead by the time its owner could check. (Embedded, revoking cuts them at once.)
+SHARE_URL_EXPIRY = 600
+
 # --- service limits (front/limits.py; each is a VOLLEY_* setting, docs/operations.md) --
 #: Browser uploads one user may have under way at once (started, not completed). A
 #: phone user uploads one game at a time; a club uploading a weekend's games a few.
