@@ -152,4 +152,4 @@ def _source_tag(source: Path) -> str:
     """A short fingerprint of the source file, so a work dir shared by games is safe."""
     stat = source.stat()
     key = f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{CUT_VERSION}"
-    return hashlib.sha1(key.encode()).hexdigest()[:8]
+    return hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:8]

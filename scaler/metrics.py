@@ -67,7 +67,7 @@ class Metrics:
     def healthy(self) -> bool:
         return time.monotonic() - (self.last_end or self.started) < self.stuck_after
 
-    def serve(self, port: int, host: str = "0.0.0.0") -> ThreadingHTTPServer:
+    def serve(self, port: int, host: str = "0.0.0.0") -> ThreadingHTTPServer:  # scraped inside the pod network  # nosec B104
         """Start the HTTP server in a daemon thread; `server.server_address` has the port."""
         metrics = self
 

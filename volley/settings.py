@@ -100,7 +100,7 @@ def ffmpeg_binary() -> str:
 
 def work_dir() -> Path:
     """Node-local scratch space for rally segments (`VOLLEY_WORK_DIR`)."""
-    return env_path("WORK_DIR", Path(os.environ.get("TMPDIR", "/tmp")) / "volley-work")
+    return env_path("WORK_DIR", Path(os.environ.get("TMPDIR", "/tmp")) / "volley-work")  # node-local scratch  # nosec B108
 
 
 def node_name() -> str:
@@ -113,7 +113,7 @@ def node_name() -> str:
 
 
 #: The embedded mode's signing key, made on first start under `VOLLEY_DATA_DIR`.
-SECRET_FILE = "secret.key"
+SECRET_FILE = "secret.key"  # a file name, the key is random  # nosec B105
 
 
 def production() -> bool:

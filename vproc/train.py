@@ -256,7 +256,7 @@ class Detections:
 def _detections(path: Path, cache: bool) -> Detections:
     kept = path.with_suffix(f".blobs-{_detector_version()}.pkl")
     if cache and kept.exists():
-        return pickle.loads(kept.read_bytes())
+        return pickle.loads(kept.read_bytes())  # our own cache files (.cache/)  # nosec B301
     video = probe(path)
     detector, frames, size = BallDetector(), [], (0, 0)
     for frame in FrameSource(path, rotation=video.rotation):

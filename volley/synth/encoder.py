@@ -89,7 +89,7 @@ class EncoderProcess:
         env = dict(os.environ)
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         self.errors = tempfile.TemporaryFile()  # a file, not a pipe: a chatty child never blocks
-        self.proc = subprocess.Popen(
+        self.proc = subprocess.Popen(  # our own worker, an argument list  # nosec B603
             [sys.executable, "-m", "volley.synth.encoder", self.shm.name],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors, env=env,
         )
@@ -237,10 +237,10 @@ def main() -> None:
     shm = shared_memory.SharedMemory(name=sys.argv[1])
     try:  # the parent owns (and unlinks) the segment
         resource_tracker.unregister(shm._name, "shared_memory")  # noqa: SLF001
-    except Exception:  # pragma: no cover - tracker details vary between versions
+    except Exception:  # pragma: no cover - tracker details vary between versions  # nosec B110
         pass
     size = struct.unpack("<Q", sys.stdin.buffer.read(8))[0]
-    job: Job = pickle.loads(sys.stdin.buffer.read(size))
+    job: Job = pickle.loads(sys.stdin.buffer.read(size))  # from our parent process's pipe  # nosec B301
     nbytes = job.width * job.height * 3
     slots = [np.ndarray((job.height, job.width, 3), np.uint8, shm.buf, offset=k * nbytes) for k in range(SLOTS)]
     try:

@@ -45,7 +45,7 @@ def render_game(path: Path, spec: GameSpec, progress: Callable[[float], None] | 
 def rendered(spec: GameSpec, folder: Path) -> tuple[Path, Truth]:
     """The game of `spec` and its truth, rendered once into `folder` and named by the
     spec (and this renderer's version), so a changed generator never reuses an old file."""
-    name = hashlib.sha1(json.dumps([GENERATOR_VERSION, asdict(spec)], sort_keys=True).encode()).hexdigest()[:12]
+    name = hashlib.sha1(json.dumps([GENERATOR_VERSION, asdict(spec)], sort_keys=True).encode(), usedforsecurity=False).hexdigest()[:12]
     path = Path(folder) / f"game-{spec.seed}-{name}.mp4"
     truth_path = path.with_suffix(".truth.json")
     if not truth_path.exists():  # render_game writes the truth last: a killed render leaves none
