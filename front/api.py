@@ -28,7 +28,7 @@ from front import limits
 from front import progress as game_progress
 from front.bounds import BoundedJSONParser
 from front.exceptions import UploadRejected
-from front.links import absolute, share_media, share_url, store_url
+from front.links import absolute, owner_media, share_media, share_url, store_url
 from front.models import Game, Rally, Share
 from front.sniff import not_video_reason
 from front.uploads import (PayloadTooLarge, part_count, part_size, refuse_long_body, room_or_507, sized_part_url,
@@ -158,6 +158,18 @@ class ShareSerializer(serializers.Serializer):
                                      help_text="share one rally")
 
 
+class ShareMedia(serializers.Serializer):
+    """Freshly signed URLs of what a share link shows."""
+
+    expires_in = serializers.IntegerField(help_text="seconds the URLs stay valid, at least: fetch them again "
+                                                    "before then (CDN URLs of published files do not expire)")
+    rallies = serializers.ListField(child=serializers.DictField(), help_text="index, clip_url, poster_url, download_url")
+    digest_url = serializers.URLField(allow_null=True)
+    digest_download_url = serializers.URLField(allow_null=True)
+    best_url = serializers.URLField(allow_null=True)
+    best_download_url = serializers.URLField(allow_null=True)
+
+
 class GameViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
     """Your games. `POST` takes a video in the multipart field `video` (files up to
     VOLLEY_MAX_DIRECT_UPLOAD_BYTES; browsers upload bigger ones through /api/uploads/)."""
@@ -226,6 +238,13 @@ class GameViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
         return Response({"token": share.token, "url": share_url(request, share), "created": made},
                         status=status.HTTP_201_CREATED if made else status.HTTP_200_OK)
 
+    @extend_schema(responses={200: ShareMedia})
+    @action(detail=True, methods=["get"])
+    def media(self, request, pk=None):
+        """The game's clips, posters and reels on freshly signed URLs (VOLLEY_URL_EXPIRY),
+        for the owner's page left open longer than they last."""
+        return Response(owner_media(request, self.get_object()))
+
     @extend_schema(methods=["PUT"], request=CourtMark, responses={200: CourtSerializer})
     @extend_schema(methods=["DELETE"], request=None, responses={204: None})
     @action(detail=True, methods=["put", "delete"])
@@ -292,18 +311,6 @@ def _on_disk(video, scratch: Path) -> Path:
         for chunk in video.chunks():
             out.write(chunk)
     return target
-
-
-class ShareMedia(serializers.Serializer):
-    """Freshly signed URLs of what a share link shows."""
-
-    expires_in = serializers.IntegerField(help_text="seconds the URLs stay valid, at least: fetch them again "
-                                                    "before then (CDN URLs of published files do not expire)")
-    rallies = serializers.ListField(child=serializers.DictField(), help_text="index, clip_url, poster_url, download_url")
-    digest_url = serializers.URLField(allow_null=True)
-    digest_download_url = serializers.URLField(allow_null=True)
-    best_url = serializers.URLField(allow_null=True)
-    best_download_url = serializers.URLField(allow_null=True)
 
 
 class ShareView(APIView):

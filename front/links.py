@@ -56,6 +56,13 @@ def game_media(request, game, signer: ShareSigner | None = None) -> dict:
     }
 
 
+def owner_media(request, game) -> dict:
+    """Everything the owner's game page shows, on freshly signed URLs: for a page left
+    open longer than they last (`VOLLEY_URL_EXPIRY`)."""
+    rallies = [rally_media(request, game, r) for r in game.rallies.all()]
+    return {"expires_in": sharing.owner_lifetime(), "rallies": rallies, **game_media(request, game)}
+
+
 def share_media(request, share: Share) -> dict:
     """Everything a share page shows, on freshly signed short-lived URLs: one rally, or
     the whole game."""

@@ -34,11 +34,17 @@ def share_expiry() -> int:
     return min(settings.SHARE_URL_EXPIRY, get_store().expiry)
 
 
-def lifetime() -> int:
-    """Seconds a share's media URL signed now stays valid, at least: S3 URLs are signed at
-    the start of a window of up to a quarter of their expiry (`pusher.sigv4.window_start`)."""
-    expiry = share_expiry()
+def lifetime(expiry: int | None = None) -> int:
+    """Seconds a media URL signed now for `expiry` (by default a share's) stays valid, at
+    least: S3 URLs are signed at the start of a window of up to a quarter of their expiry
+    (`pusher.sigv4.window_start`)."""
+    expiry = share_expiry() if expiry is None else expiry
     return expiry if isinstance(get_store(), LocalStore) else expiry - min(3600, expiry // 4)
+
+
+def owner_lifetime() -> int:
+    """Seconds a media URL signed now for the game's owner stays valid, at least."""
+    return lifetime(get_store().expiry)
 
 
 class ShareSigner:

@@ -13,6 +13,7 @@ from django.contrib.auth.views import LoginView
 from django.db import connection
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from front import games as game_service
@@ -78,7 +79,11 @@ def game_list(request):
 @login_required
 def game_page(request, game_id):
     game = get_object_or_404(Game, id=game_id, owner=request.user)
-    return render(request, "front/game.html", _game_context(request, game, editable=True))
+    context = _game_context(request, game, editable=True)
+    # A page left open outlives its signed media URLs: it fetches fresh ones (refresh.js).
+    context.update(refresh_url=reverse("game-media", args=[game.id]), media_lifetime=sharing.owner_lifetime(),
+                   gone_words="This game no longer exists: it was deleted.")
+    return render(request, "front/game.html", context)
 
 
 @login_required
@@ -100,7 +105,8 @@ def share_page(request, token):
     # Short-lived URLs tied to the share (`front.sharing`): revoking it cuts them off.
     signer = sharing.ShareSigner(share)
     context = _game_context(request, share.game, editable=False, only=share.rally_index, signer=signer)
-    context.update(share=share, media_lifetime=sharing.lifetime())
+    context.update(share=share, media_lifetime=sharing.lifetime(), refresh_url=reverse("share-api", args=[share.token]),
+                   gone_words="This link no longer works: whoever shared it has stopped sharing it.")
     return render(request, "front/game.html", context)
 
 

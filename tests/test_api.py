@@ -300,3 +300,30 @@ def test_an_owner_deletes_a_game_from_its_page_with_its_files(api_user, still_vi
     assert response.status_code == 302 and response["Location"] == "/games/"
     assert not Game.objects.filter(id=game_id).exists()
     assert service.s3.client().list_objects_v2(Bucket=service.s3.bucket, Prefix=prefix).get("KeyCount", 0) == 0
+
+
+def test_the_owner_gets_every_clip_poster_and_reel_freshly_signed_and_nobody_else_does(api_user, service):
+    # The owner's game page left open past the URLs' expiry fetches these (refresh.js).
+    user, client = api_user
+    game = done_game(user)
+    answer = client.get(f"/api/games/{game.id}/media/")
+    assert answer.status_code == 200
+    media = answer.json()
+    assert 0 < media["expires_in"] <= 6 * 3600
+    assert [r["index"] for r in media["rallies"]] == [1, 2]
+    assert all("X-Amz-Signature=" in r["clip_url"] and "rally-" in r["download_url"] for r in media["rallies"])
+    assert set(media) >= {"digest_url", "digest_download_url", "best_url", "best_download_url"}
+    other = APIClient()
+    other.force_authenticate(get_user_model().objects.create_user("mallory"))
+    assert other.get(f"/api/games/{game.id}/media/").status_code == 404
+    assert APIClient().get(f"/api/games/{game.id}/media/").status_code == 401
+
+
+def test_the_owner_s_game_page_fetches_fresh_media_before_its_urls_expire(api_user):
+    user, _ = api_user
+    game = done_game(user)
+    browser = APIClient()
+    browser.force_login(user)
+    html = browser.get(f"/games/{game.id}/").content.decode()
+    assert f'data-refresh="/api/games/{game.id}/media/"' in html
+    assert 'data-gone="This game no longer exists: it was deleted."' in html

@@ -34,7 +34,8 @@ def fuzz(examples: int):
 OPERATIONS = [
     ("get", "/api/games/"), ("post", "/api/games/"), ("get", "/api/games/{id}/"), ("delete", "/api/games/{id}/"),
     ("put", "/api/games/{id}/court/"), ("delete", "/api/games/{id}/court/"), ("post", "/api/games/{id}/reanalyse/"),
-    ("post", "/api/games/{id}/shares/"), ("get", "/api/schema/"), ("get", "/api/shares/{token}/"),
+    ("post", "/api/games/{id}/shares/"), ("get", "/api/games/{id}/media/"), ("get", "/api/schema/"),
+    ("get", "/api/shares/{token}/"),
     ("delete", "/api/shares/{token}/"), ("post", "/api/uploads/"), ("get", "/api/uploads/{id}/"),
     ("delete", "/api/uploads/{id}/"), ("post", "/api/uploads/{id}/complete/"), ("post", "/api/uploads/{id}/parts/"),
 ]

@@ -1,7 +1,8 @@
-// A share page left open (a phone in a pocket for hours) outlives its signed media URLs.
-// It asks the share's API for freshly signed ones before they expire, when it comes back
-// into view late, and when the video fails to load; once the link is revoked it says so
-// in words and takes the dead controls away. Uses `game` and `player` from game.js.
+// A game page left open (a phone in a pocket for hours) outlives its signed media URLs.
+// It asks the API (the share's, or the owner's game media) for freshly signed ones before
+// they expire, when it comes back into view late, and when the video fails to load; once
+// the link is revoked or the game deleted it says so in words (`data-gone`) and takes
+// the dead controls away. Uses `game` and `player` from game.js.
 "use strict";
 
 const refreshing = { url: game.dataset.refresh, dueAt: 0, timer: null, lastTry: 0 };
@@ -20,7 +21,7 @@ async function refreshMedia() {
   try {
     data = await api("GET", refreshing.url);
   } catch (e) {
-    if (e.status === 404) return shareGone();
+    if (e.status === 404) return mediaGone();
     refreshing.timer = setTimeout(refreshMedia, 30_000);  // offline for now: try again soon
     return;
   }
@@ -58,13 +59,13 @@ function swapSource(url) {
   }, { once: true });
 }
 
-function shareGone() {
+function mediaGone() {
   clearTimeout(refreshing.timer);
   player.removeAttribute("src");
   player.load();
   for (const part of game.querySelectorAll("#player, svg.timeline, .downloads, ol.rallies")) part.hidden = true;
   const note = game.querySelector(".media-state");
-  note.textContent = "This link no longer works: whoever shared it has stopped sharing it.";
+  note.textContent = game.dataset.gone;
   note.hidden = false;
 }
 
