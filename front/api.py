@@ -31,8 +31,8 @@ from front.exceptions import UploadRejected
 from front.links import absolute, owner_media, share_media, share_url, store_url
 from front.models import Game, Rally, Share
 from front.sniff import not_video_reason
-from front.uploads import (PayloadTooLarge, part_count, part_size, refuse_long_body, room_or_507, sized_part_url,
-                           too_large_detail, was_too_large, wrong_part_sizes)
+from front.uploads import (PayloadTooLarge, part_count, part_size, refuse_long_body, room_or_507, too_large_detail,
+                           was_too_large, wrong_part_sizes)
 from pusher.store import StoreError, get_store
 from volley.exceptions import BadInput
 
@@ -437,8 +437,8 @@ class UploadViewSet(viewsets.GenericViewSet):
                 isinstance(n, int) and 1 <= n <= count for n in numbers):
             raise ValidationError({"numbers": f"part numbers between 1 and {count}"})
         store = get_store()
-        return Response({"urls": {str(n): absolute(request, sized_part_url(
-            store, game.source_key, game.upload_id, n, part_size(game.source_size, n))) for n in numbers}})
+        return Response({"urls": {str(n): absolute(request, store.part_url(
+            game.source_key, game.upload_id, n, size=part_size(game.source_size, n))) for n in numbers}})
 
     @extend_schema(request=None, responses=GameSerializer)
     @action(detail=True, methods=["post"])

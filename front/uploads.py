@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandler
 from rest_framework.exceptions import APIException
 
-from pusher.store import S3Store, StoreError
+from pusher.store import StoreError
 from volley import defaults
 
 #: Errors that mean "no room": the disk is full, the user's disk quota is spent, or the
@@ -134,22 +134,6 @@ def part_size(total: int, number: int) -> int:
     if not 1 <= number <= part_count(total):
         return 0
     return min(settings.UPLOAD_PART_BYTES, total - (number - 1) * settings.UPLOAD_PART_BYTES)
-
-
-def sized_part_url(store, key: str, upload_id: str, number: int, size: int) -> str:
-    """The URL the browser PUTs part `number` to, good for exactly `size` bytes. S3:
-    Content-Length is among the signed headers, so the store itself refuses another
-    length (a part URL of a 100-byte upload took 300 MB before). The local store's
-    URL carries no size: `front.media.upload_part` reads at most `size` bytes."""
-    if isinstance(store, S3Store):
-        # Kept here rather than in S3Store.part_url, whose signature pusher's owners keep.
-        params = {"Bucket": store.bucket, "Key": key, "UploadId": upload_id, "PartNumber": number,
-                  "ContentLength": size}
-        try:
-            return store.client.generate_presigned_url("upload_part", Params=params, ExpiresIn=store.expiry)
-        except Exception as error:  # botocore's errors, as S3Store names them
-            raise StoreError("part_url", key, str(error)) from error
-    return store.part_url(key, upload_id, number)
 
 
 def wrong_part_sizes(total: int, parts) -> list[str]:

@@ -133,7 +133,8 @@ class LocalStore:
         (folder / "meta.json").write_text(json.dumps({"key": key, "content_type": content_type}))
         return upload_id
 
-    def part_url(self, key: str, upload_id: str, part_number: int) -> str:
+    def part_url(self, key: str, upload_id: str, part_number: int, size: int | None = None) -> str:
+        # No size in the URL: the front's part view reads at most the part's own size.
         self._upload_dir(key, upload_id, "part_url")
         return self._signed(f"/uploads/local/{upload_id}/{check_part_number(part_number)}")
 

@@ -163,9 +163,12 @@ class S3Store:
             reply = self.client.create_multipart_upload(Bucket=self.bucket, Key=key, ContentType=content_type)
         return reply["UploadId"]
 
-    def part_url(self, key: str, upload_id: str, part_number: int) -> str:
+    def part_url(self, key: str, upload_id: str, part_number: int, size: int | None = None) -> str:
         params = {"Bucket": self.bucket, "Key": check_key(key), "UploadId": upload_id,
                   "PartNumber": check_part_number(part_number)}
+        if size is not None:
+            # Content-Length is then a signed header: S3 itself refuses any other length.
+            params["ContentLength"] = size
         with _errors("part_url", key):
             return self.client.generate_presigned_url("upload_part", Params=params, ExpiresIn=self.expiry)
 
